@@ -1,0 +1,234 @@
+import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
+import type { MemberEntry } from './entry.js';
+import { MembershipTable, isExpiredTombstone } from './table.js';
+
+const SELF = 'http://self:1/';
+const B = 'http://b:1/';
+const C = 'http://c:1/';
+const DAY = 24 * 3600_000;
+const T0 = 1_700_000_000_000;
+
+function online(baseUrl: string, lastUpdate: number, monitor = false): MemberEntry {
+  return { baseUrl, state: 'online', monitor, lastUpdate };
+}
+
+describe('MembershipTable: views', () => {
+  it('starts empty, without self', () => {
+    const t = new MembershipTable(SELF);
+    expect(t.size).toBe(0);
+    expect(t.has(SELF)).toBe(false);
+    expect(t.self()).toBeUndefined();
+    expect(t.entries()).toEqual([]);
+    expect(t.highestVersion()).toBe(0);
+    expect(t.version).toBe(0);
+    expect(t.selfUrl).toBe(SELF);
+  });
+
+  it('lists entries sorted by baseUrl and splits online, offline and peers', () => {
+    const t = new MembershipTable(SELF);
+    t.setSelf({ state: 'online', monitor: false }, T0);
+    t.apply([online(C, T0 + 5), online(B, T0 + 1), { baseUrl: 'http://a:1/', state: 'offline', monitor: true, lastUpdate: T0 }]);
+    expect(t.entries().map((e) => e.baseUrl)).toEqual(['http://a:1/', B, C, SELF]);
+    expect(t.online().map((e) => e.baseUrl)).toEqual([B, C, SELF]);
+    expect(t.offline().map((e) => e.baseUrl)).toEqual(['http://a:1/']);
+    expect(t.onlinePeers().map((e) => e.baseUrl)).toEqual([B, C]);
+    expect(t.highestVersion()).toBe(T0 + 5);
+    expect(t.size).toBe(4);
+    expect(t.get(B)).toEqual(online(B, T0 + 1));
+    expect(t.get('http://nope:1/')).toBeUndefined();
+  });
+
+  it('exposes isExpiredTombstone as a static too', () => {
+    expect(MembershipTable.isExpiredTombstone).toBe(isExpiredTombstone);
+  });
+});
+
+describe('MembershipTable.apply', () => {
+  it('returns the changes of the CRDT merge and bumps version per change', () => {
+    const t = new MembershipTable(SELF);
+    const b1 = online(B, 10);
+    expect(t.apply([b1])).toEqual([{ before: undefined, after: b1 }]);
+    expect(t.version).toBe(1);
+    // Stale and equal entries change nothing.
+    expect(t.apply([online(B, 9), online(B, 10)])).toEqual([]);
+    expect(t.version).toBe(1);
+    const bOff: MemberEntry = { baseUrl: B, state: 'offline', monitor: false, lastUpdate: 10, reason: 'failed' };
+    const c1 = online(C, 1);
+    expect(t.apply([bOff, c1])).toEqual([
+      { before: b1, after: bOff },
+      { before: undefined, after: c1 },
+    ]);
+    expect(t.version).toBe(3);
+  });
+
+  it('records incoming self versions, even those that lose', () => {
+    const t = new MembershipTable(SELF);
+    t.setSelf({ state: 'online', monitor: false }, 100);
+    // Equal version: offline wins the tie, so this one does change the table.
+    t.apply([{ baseUrl: SELF, state: 'offline', monitor: false, lastUpdate: 100, reason: 'failed' }]);
+    expect(t.self()?.state).toBe('offline');
+    expect(t.highestSeenSelfVersion).toBe(100);
+    // Refute; then a stale self entry arrives with a version that loses.
+    t.setSelf({ state: 'online', monitor: false }, 50);
+    expect(t.self()?.lastUpdate).toBe(101);
+    t.apply([online(SELF, 90)]);
+    expect(t.highestSeenSelfVersion).toBe(101);
+  });
+});
+
+describe('MembershipTable.setSelf', () => {
+  it('stamps nextVersion(now, highest seen) and keeps reason only when offline', () => {
+    const t = new MembershipTable(SELF);
+    const e = t.setSelf({ state: 'online', monitor: true, reason: 'left' }, T0);
+    expect(e).toEqual({ baseUrl: SELF, state: 'online', monitor: true, lastUpdate: T0 });
+    expect('reason' in e).toBe(false);
+    expect(t.self()).toBe(e);
+    expect(t.version).toBe(1);
+    const off = t.setSelf({ state: 'offline', monitor: true, reason: 'left' }, T0 + 10);
+    expect(off).toEqual({ baseUrl: SELF, state: 'offline', monitor: true, lastUpdate: T0 + 10, reason: 'left' });
+  });
+
+  it('never goes backwards when the clock goes backwards', () => {
+    const t = new MembershipTable(SELF);
+    const a = t.setSelf({ state: 'online', monitor: false }, T0);
+    const b = t.setSelf({ state: 'online', monitor: false }, T0 - 60_000);
+    const c = t.setSelf({ state: 'online', monitor: false }, T0 - 60_000);
+    expect(a.lastUpdate).toBe(T0);
+    expect(b.lastUpdate).toBe(T0 + 1);
+    expect(c.lastUpdate).toBe(T0 + 2);
+  });
+
+  it('beats a higher self version seen from a peer whose clock runs ahead', () => {
+    const t = new MembershipTable(SELF);
+    t.setSelf({ state: 'online', monitor: false }, T0);
+    const claim: MemberEntry = { baseUrl: SELF, state: 'offline', monitor: false, lastUpdate: T0 + 3_600_000, reason: 'failed' };
+    t.apply([claim]);
+    expect(t.self()).toBe(claim);
+    const refuted = t.setSelf({ state: 'online', monitor: false }, T0 + 1);
+    expect(refuted.lastUpdate).toBe(T0 + 3_600_001);
+    expect(t.self()).toBe(refuted);
+  });
+
+  it('beats self versions that lost the merge', () => {
+    const t = new MembershipTable(SELF);
+    t.setSelf({ state: 'offline', monitor: false, reason: 'left' }, T0 + 1000);
+    // An online self entry at the same version loses the tie but is still seen.
+    t.apply([online(SELF, T0 + 1000)]);
+    t.apply([online(SELF, T0 + 999)]);
+    const e = t.setSelf({ state: 'online', monitor: false }, T0);
+    expect(e.lastUpdate).toBe(T0 + 1001);
+  });
+
+  it('is strictly increasing over any mix of clock readings and incoming self entries', () => {
+    const step = fc.oneof(
+      fc.record({ kind: fc.constant('set' as const), now: fc.integer({ min: 0, max: 50 }) }),
+      fc.record({ kind: fc.constant('seen' as const), v: fc.integer({ min: 0, max: 50 }) }),
+    );
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 30 }), (steps) => {
+        const t = new MembershipTable(SELF);
+        let maxSeen = -Infinity;
+        for (const s of steps) {
+          if (s.kind === 'seen') {
+            t.apply([online(SELF, s.v)]);
+            maxSeen = Math.max(maxSeen, s.v);
+          } else {
+            const e = t.setSelf({ state: 'online', monitor: false }, s.now);
+            expect(e.lastUpdate).toBeGreaterThan(maxSeen);
+            expect(e.lastUpdate).toBeGreaterThanOrEqual(s.now);
+            expect(t.self()).toBe(e);
+            maxSeen = e.lastUpdate;
+          }
+        }
+      }),
+    );
+  });
+});
+
+describe('MembershipTable.markOffline', () => {
+  it('replaces an online entry by an offline one at a version that wins, keeping monitor', () => {
+    const t = new MembershipTable(SELF);
+    const b = online(B, T0 + 5000, true);
+    t.apply([b]);
+    const v0 = t.version;
+    const change = t.markOffline(B, 'failed', T0);
+    expect(change).toEqual({
+      before: b,
+      after: { baseUrl: B, state: 'offline', monitor: true, lastUpdate: T0 + 5001, reason: 'failed' },
+    });
+    expect(t.get(B)).toBe(change?.after);
+    expect(t.version).toBe(v0 + 1);
+    // A later clock is used as is.
+    t.apply([online(C, T0)]);
+    expect(t.markOffline(C, 'admin', T0 + 7)?.after.lastUpdate).toBe(T0 + 7);
+  });
+
+  it('returns undefined for unknown or already offline entries and changes nothing', () => {
+    const t = new MembershipTable(SELF);
+    const off: MemberEntry = { baseUrl: B, state: 'offline', monitor: false, lastUpdate: 1, reason: 'left' };
+    t.apply([off]);
+    const v0 = t.version;
+    expect(t.markOffline(B, 'failed', T0)).toBeUndefined();
+    expect(t.markOffline(C, 'failed', T0)).toBeUndefined();
+    expect(t.get(B)).toBe(off);
+    expect(t.has(C)).toBe(false);
+    expect(t.version).toBe(v0);
+  });
+
+  it('on self, also beats higher self versions seen and records its own', () => {
+    const t = new MembershipTable(SELF);
+    t.setSelf({ state: 'online', monitor: false }, T0 + 100);
+    t.apply([online(SELF, T0 + 50)]);
+    // Seen, lost to our entry at T0 + 100, but bumped the highest seen anyway.
+    t.apply([online(SELF, T0 + 100)]);
+    const change = t.markOffline(SELF, 'admin', T0);
+    expect(change?.after.lastUpdate).toBe(T0 + 101);
+    expect(t.highestSeenSelfVersion).toBe(T0 + 101);
+    expect(t.setSelf({ state: 'online', monitor: false }, T0).lastUpdate).toBe(T0 + 102);
+  });
+});
+
+describe('MembershipTable.prune and isExpiredTombstone', () => {
+  const now = T0 + 2 * DAY;
+  const off = (baseUrl: string, lastUpdate: number): MemberEntry => ({
+    baseUrl,
+    state: 'offline',
+    monitor: false,
+    lastUpdate,
+    reason: 'left',
+  });
+
+  it('expires offline entries strictly older than the horizon, at exactly 24 h', () => {
+    expect(isExpiredTombstone(off(B, now - DAY), now, DAY)).toBe(false);
+    expect(isExpiredTombstone(off(B, now - DAY - 1), now, DAY)).toBe(true);
+    expect(isExpiredTombstone(off(B, now - DAY + 1), now, DAY)).toBe(false);
+    expect(isExpiredTombstone(online(B, now - 10 * DAY), now, DAY)).toBe(false);
+  });
+
+  it('removes old offline entries but never self or online ones, and returns them', () => {
+    const t = new MembershipTable(SELF);
+    t.setSelf({ state: 'offline', monitor: false, reason: 'admin' }, now - 3 * DAY);
+    const edge = off(B, now - DAY);
+    const old = off(C, now - DAY - 1);
+    const older = off('http://a:1/', now - 5 * DAY);
+    const oldOnline = online('http://d:1/', now - 5 * DAY);
+    t.apply([edge, old, older, oldOnline]);
+    const v0 = t.version;
+    expect(t.prune(now, DAY)).toEqual([older, old]);
+    expect(t.entries().map((e) => e.baseUrl)).toEqual([B, 'http://d:1/', SELF]);
+    expect(t.version).toBe(v0 + 2);
+    // One ms later the boundary entry goes too; nothing else does.
+    expect(t.prune(now + 1, DAY)).toEqual([edge]);
+    expect(t.prune(now + 1, DAY)).toEqual([]);
+    expect(t.version).toBe(v0 + 3);
+  });
+
+  it('keeps the self version high after the clock runs back past a pruned horizon', () => {
+    const t = new MembershipTable(SELF);
+    t.setSelf({ state: 'online', monitor: false }, now);
+    t.apply([off(B, now - 2 * DAY)]);
+    t.prune(now, DAY);
+    expect(t.setSelf({ state: 'online', monitor: false }, now - DAY).lastUpdate).toBe(now + 1);
+  });
+});

@@ -1,0 +1,193 @@
+/**
+ * The engine's mutable view of the membership CRDT: the table of entries
+ * (see merge.ts) plus what this server needs to stamp its own entry with a
+ * version that never goes backwards (see version.ts).
+ */
+
+import type { MemberEntry, OfflineReason } from './entry.js';
+import { type MemberChange, mergeInto } from './merge.js';
+import { nextVersion } from './version.js';
+
+/**
+ * True when `entry` is an offline entry older than the tombstone horizon:
+ * `lastUpdate < now - maxOfflineAgeMs`. {@link MembershipTable.prune} removes
+ * such entries; the engine uses the same test to drop incoming ones instead
+ * of re-adding them.
+ */
+export function isExpiredTombstone(entry: MemberEntry, now: number, maxOfflineAgeMs: number): boolean {
+  return entry.state === 'offline' && entry.lastUpdate < now - maxOfflineAgeMs;
+}
+
+function byBaseUrl(a: MemberEntry, b: MemberEntry): number {
+  // Code-unit order, not localeCompare: the same on every machine.
+  return a.baseUrl < b.baseUrl ? -1 : a.baseUrl > b.baseUrl ? 1 : 0;
+}
+
+/**
+ * The membership table of one server. Remote knowledge enters only through
+ * {@link apply} (a CRDT join); local decisions go through {@link setSelf} and
+ * {@link markOffline}, which stamp versions with {@link nextVersion} so they
+ * win over everything this server has seen. Self is not inserted until the
+ * engine calls {@link setSelf}.
+ */
+export class MembershipTable {
+  /** Same as the module-level {@link isExpiredTombstone}. */
+  static readonly isExpiredTombstone = isExpiredTombstone;
+
+  readonly #selfUrl: string;
+  readonly #entries = new Map<string, MemberEntry>();
+  /**
+   * Highest version ever seen for self, including versions of incoming self
+   * entries that lost the merge: a new self stamp must beat all of them, or a
+   * peer still holding one could undo it.
+   */
+  #highestSeenSelfVersion: number | undefined;
+  #version = 0;
+
+  /** @param selfUrl this server's normalised base URL. */
+  constructor(selfUrl: string) {
+    this.#selfUrl = selfUrl;
+  }
+
+  /** This server's normalised base URL. */
+  get selfUrl(): string {
+    return this.#selfUrl;
+  }
+
+  /** Highest version seen so far for this server's own entry, if any. */
+  get highestSeenSelfVersion(): number | undefined {
+    return this.#highestSeenSelfVersion;
+  }
+
+  /** Counter that increases on every change to the table's content. */
+  get version(): number {
+    return this.#version;
+  }
+
+  /** Number of entries, self included once set. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** The entry for `baseUrl`, if known. */
+  get(baseUrl: string): MemberEntry | undefined {
+    return this.#entries.get(baseUrl);
+  }
+
+  /** Whether `baseUrl` has an entry. */
+  has(baseUrl: string): boolean {
+    return this.#entries.has(baseUrl);
+  }
+
+  /** This server's own entry, once {@link setSelf} has run. */
+  self(): MemberEntry | undefined {
+    return this.#entries.get(this.#selfUrl);
+  }
+
+  /** All entries, sorted by baseUrl. */
+  entries(): MemberEntry[] {
+    return [...this.#entries.values()].sort(byBaseUrl);
+  }
+
+  /** Online entries (self included), sorted by baseUrl. */
+  online(): MemberEntry[] {
+    return this.entries().filter((e) => e.state === 'online');
+  }
+
+  /** Offline entries (self included), sorted by baseUrl. */
+  offline(): MemberEntry[] {
+    return this.entries().filter((e) => e.state === 'offline');
+  }
+
+  /** Online entries other than self, sorted by baseUrl. */
+  onlinePeers(): MemberEntry[] {
+    return this.online().filter((e) => e.baseUrl !== this.#selfUrl);
+  }
+
+  /** Highest `lastUpdate` in the table; 0 when empty. */
+  highestVersion(): number {
+    let max = 0;
+    for (const e of this.#entries.values()) if (e.lastUpdate > max) max = e.lastUpdate;
+    return max;
+  }
+
+  /**
+   * Joins remote entries into the table (see mergeInto) and returns the
+   * changes. Records the version of every incoming self entry, winning or not.
+   */
+  apply(entries: Iterable<MemberEntry>): MemberChange[] {
+    const list = [...entries];
+    for (const e of list) if (e.baseUrl === this.#selfUrl) this.#observeSelf(e.lastUpdate);
+    const changes = mergeInto(this.#entries, list);
+    this.#version += changes.length;
+    return changes;
+  }
+
+  /**
+   * Writes this server's own entry, stamped with
+   * `nextVersion(now, highest version ever seen for self)`, so it wins over
+   * every self entry seen so far, even when the local clock went backwards.
+   * A `reason` is kept only on offline entries.
+   */
+  setSelf(entry: Omit<MemberEntry, 'baseUrl' | 'lastUpdate'>, now: number): MemberEntry {
+    const lastUpdate = nextVersion(now, this.#highestSeenSelfVersion);
+    const written = makeEntry(this.#selfUrl, entry.state, entry.monitor, lastUpdate, entry.reason);
+    this.#observeSelf(lastUpdate);
+    this.#entries.set(this.#selfUrl, written);
+    this.#version++;
+    return written;
+  }
+
+  /**
+   * Marks a known online server offline, keeping its monitor flag, at
+   * version `nextVersion(now, current.lastUpdate)` so the claim wins over the
+   * entry it replaces. Returns the change, or undefined when `baseUrl` is
+   * unknown or already offline.
+   */
+  markOffline(baseUrl: string, reason: OfflineReason, now: number): MemberChange | undefined {
+    const before = this.#entries.get(baseUrl);
+    if (before === undefined || before.state !== 'online') return undefined;
+    // For self, also beat versions seen for self that lost or were replaced.
+    const seen =
+      baseUrl === this.#selfUrl ? Math.max(before.lastUpdate, this.#highestSeenSelfVersion ?? 0) : before.lastUpdate;
+    const after = makeEntry(baseUrl, 'offline', before.monitor, nextVersion(now, seen), reason);
+    if (baseUrl === this.#selfUrl) this.#observeSelf(after.lastUpdate);
+    this.#entries.set(baseUrl, after);
+    this.#version++;
+    return { before, after };
+  }
+
+  /**
+   * Removes offline entries other than self whose `lastUpdate` is older than
+   * `now - maxOfflineAgeMs` (see {@link isExpiredTombstone}); returns them,
+   * sorted by baseUrl.
+   */
+  prune(now: number, maxOfflineAgeMs: number): MemberEntry[] {
+    const removed: MemberEntry[] = [];
+    for (const e of this.#entries.values()) {
+      if (e.baseUrl !== this.#selfUrl && isExpiredTombstone(e, now, maxOfflineAgeMs)) removed.push(e);
+    }
+    for (const e of removed) this.#entries.delete(e.baseUrl);
+    this.#version += removed.length;
+    return removed.sort(byBaseUrl);
+  }
+
+  #observeSelf(version: number): void {
+    if (this.#highestSeenSelfVersion === undefined || version > this.#highestSeenSelfVersion) {
+      this.#highestSeenSelfVersion = version;
+    }
+  }
+}
+
+/** Builds an entry, with `reason` only on offline entries and only when given. */
+function makeEntry(
+  baseUrl: string,
+  state: MemberEntry['state'],
+  monitor: boolean,
+  lastUpdate: number,
+  reason: OfflineReason | undefined,
+): MemberEntry {
+  return state === 'offline' && reason !== undefined
+    ? { baseUrl, state, monitor, lastUpdate, reason }
+    : { baseUrl, state, monitor, lastUpdate };
+}

@@ -1,0 +1,247 @@
+/**
+ * HMAC-SHA256 signing of gossip requests and replies, and the bearer check
+ * of the list and control endpoints.
+ *
+ * An HTTP handler only sees the Authorization header and the parsed JSON
+ * body, so a request's signature travels in the header and a reply's in a
+ * top-level `signature` field of the reply body. Both sign the canonical
+ * JSON of the body (see canonical-json.ts), so neither key order nor
+ * whitespace on the wire matters.
+ */
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import type { Random } from '../core/random.js';
+import { UnauthorizedError } from '../errors.js';
+import { canonicalJson, isPlainObject } from './canonical-json.js';
+
+/** Authorization scheme of signed gossip requests. */
+export const SIGNATURE_SCHEME = 'SHAZBOT-HMAC-SHA256';
+
+/** Body field carrying a reply's signature. */
+export const REPLY_SIGNATURE_FIELD = 'signature';
+
+/** Longest accepted signed header (and reply `signature` field). */
+export const MAX_SIGNED_HEADER_LENGTH = 512;
+
+/** Bytes of randomness in a nonce made by {@link makeNonce}. */
+export const NONCE_BYTES = 16;
+
+/** The parameters of a signed request header or reply signature. */
+export interface SignedParams {
+  /** Signing time, ms since the epoch. */
+  readonly t: number;
+  /** Nonce: 16–64 base64url characters. */
+  readonly n: string;
+  /** HMAC-SHA256, base64url without padding (43 characters). */
+  readonly s: string;
+}
+
+// Regular expressions with `i` but without `u` fold ASCII letters only, so
+// look-alikes such as U+017F (which upper-cases to `S`) do not match.
+const SCHEME_RE = /^SHAZBOT-HMAC-SHA256 /i;
+const BEARER_RE = /^bearer /i;
+const NONCE_RE = /^[A-Za-z0-9_-]{16,64}$/;
+const SIG_RE = /^[A-Za-z0-9_-]{43}$/;
+// Decimal without leading zeros: one spelling per timestamp.
+const TIME_RE = /^(0|[1-9][0-9]{0,15})$/;
+
+/** A fresh nonce: base64url (no padding) of 16 random bytes, 22 characters. */
+export function makeNonce(random: Random): string {
+  return Buffer.from(random.bytes(NONCE_BYTES)).toString('base64url');
+}
+
+/**
+ * Signs a gossip request and returns the Authorization header value
+ * `SHAZBOT-HMAC-SHA256 t=<t>,n=<nonce>,s=<signature>`. The signature binds
+ * the full target URL (`endpointUrl(receiverBase, 'gossip')`), so a request
+ * captured on its way to one server cannot be replayed against another.
+ * Throws RangeError if `t` or `nonce` could not be parsed back.
+ */
+export function signRequest(secret: string, targetUrl: string, body: unknown, t: number, nonce: string): string {
+  checkOwnParams(t, nonce);
+  const s = hmac(secret, requestStringToSign(targetUrl, t, nonce, canonicalJson(body)));
+  return `${SIGNATURE_SCHEME} ${formatParams(t, nonce, s)}`;
+}
+
+/**
+ * Parses a signed request header. Throws UnauthorizedError (code
+ * UNAUTHORIZED) on anything malformed: wrong scheme (matched
+ * case-insensitively, followed by exactly one space), longer than 512
+ * characters, a missing, duplicate or unknown parameter, `t` not a safe
+ * non-negative decimal integer, `n` not 16–64 base64url characters, `s` not
+ * 43 base64url characters.
+ */
+export function parseSignedHeader(header: string): SignedParams {
+  if (typeof header !== 'string' || header.length > MAX_SIGNED_HEADER_LENGTH) throw unauthorized();
+  if (!SCHEME_RE.test(header)) throw unauthorized();
+  const params = parseParams(header.slice(SIGNATURE_SCHEME.length + 1));
+  if (params === undefined) throw unauthorized();
+  return params;
+}
+
+/**
+ * True if `parsed` is a valid signature of this request under any of
+ * `secrets`. Throws MalformedError if `body` is not canonicalisable JSON
+ * (for example nested too deeply): no peer could have signed it.
+ */
+export function verifyRequest(
+  secrets: readonly string[],
+  targetUrl: string,
+  body: unknown,
+  parsed: SignedParams,
+): boolean {
+  // Canonicalise once: the body may be large and there may be several keys.
+  const toSign = requestStringToSign(targetUrl, parsed.t, parsed.n, canonicalJson(body));
+  return matchesAny(secrets, toSign, parsed.s);
+}
+
+/**
+ * Signs a reply: returns a new object, `body` plus a `signature` field
+ * `t=<t>,n=<nonce>,s=<signature>` (any `signature` already in `body` is
+ * replaced). The signature binds the responder's gossip URL and the
+ * request's nonce, so a reply cannot be replayed to answer another request.
+ * Throws RangeError if `t` or `nonce` could not be parsed back.
+ */
+export function signReply(
+  secret: string,
+  responderUrl: string,
+  requestNonce: string,
+  body: Record<string, unknown>,
+  t: number,
+  nonce: string,
+): Record<string, unknown> {
+  checkOwnParams(t, nonce);
+  const rest = withoutSignature(body);
+  const s = hmac(secret, replyStringToSign(responderUrl, requestNonce, t, nonce, canonicalJson(rest)));
+  return { ...rest, [REPLY_SIGNATURE_FIELD]: formatParams(t, nonce, s) };
+}
+
+/**
+ * Checks a reply's signature under any of `secrets`. Returns the reply's
+ * `t` and `n`, or undefined if the reply is not a plain object, has no
+ * well-formed `signature` field, is not canonicalisable, or does not verify.
+ * The caller checks `t` against its own clock.
+ */
+export function verifyReply(
+  secrets: readonly string[],
+  responderUrl: string,
+  requestNonce: string,
+  reply: unknown,
+): { t: number; n: string } | undefined {
+  if (!isPlainObject(reply) || !Object.hasOwn(reply, REPLY_SIGNATURE_FIELD)) return undefined;
+  const sig = reply[REPLY_SIGNATURE_FIELD];
+  if (typeof sig !== 'string' || sig.length > MAX_SIGNED_HEADER_LENGTH) return undefined;
+  const parsed = parseParams(sig);
+  if (parsed === undefined) return undefined;
+  let canonical: string;
+  try {
+    canonical = canonicalJson(withoutSignature(reply));
+  } catch {
+    return undefined;
+  }
+  const toSign = replyStringToSign(responderUrl, requestNonce, parsed.t, parsed.n, canonical);
+  return matchesAny(secrets, toSign, parsed.s) ? { t: parsed.t, n: parsed.n } : undefined;
+}
+
+/**
+ * True if `header` is `Bearer <secret>` (scheme case-insensitive, exactly
+ * one space) for one of `secrets`. Compares SHA-256 digests with
+ * timingSafeEqual against every configured secret, so the time taken
+ * depends neither on the secrets' lengths nor on which one matched.
+ */
+export function checkBearer(header: string, secrets: readonly string[]): boolean {
+  if (typeof header !== 'string' || !BEARER_RE.test(header)) return false;
+  const presented = header.slice(7);
+  const digest = sha256(presented);
+  let ok = false;
+  for (const secret of secrets) {
+    // Evaluate the comparison first: every key is checked, whatever came before.
+    const same = timingSafeEqual(digest, sha256(secret));
+    ok = same || ok;
+  }
+  // An empty token never authenticates, even against a (misconfigured) empty secret.
+  return ok && presented.length > 0;
+}
+
+function requestStringToSign(targetUrl: string, t: number, n: string, canonical: string): string {
+  return ['clustershazbot-v1', 'POST', targetUrl, String(t), n, canonical].join('\n');
+}
+
+function replyStringToSign(responderUrl: string, requestNonce: string, t: number, n: string, canonical: string): string {
+  return ['clustershazbot-v1-reply', responderUrl, requestNonce, String(t), n, canonical].join('\n');
+}
+
+function hmac(secret: string, data: string): string {
+  return createHmac('sha256', Buffer.from(secret, 'utf8')).update(data, 'utf8').digest('base64url');
+}
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
+}
+
+/**
+ * Compares the expected base64url text with the presented one, so a
+ * non-canonical encoding of the right bytes (the last of 43 characters
+ * carries 2 unused bits) does not verify. `presented` was checked to be 43
+ * ASCII characters, the length of every expected value, so both buffers
+ * have equal lengths as timingSafeEqual requires.
+ */
+function matchesAny(secrets: readonly string[], toSign: string, presented: string): boolean {
+  const given = Buffer.from(presented, 'latin1');
+  let ok = false;
+  for (const secret of secrets) {
+    const expected = Buffer.from(hmac(secret, toSign), 'latin1');
+    const same = expected.length === given.length && timingSafeEqual(expected, given);
+    ok = same || ok;
+  }
+  return ok;
+}
+
+function formatParams(t: number, n: string, s: string): string {
+  return `t=${t},n=${n},s=${s}`;
+}
+
+/** Parses `t=..,n=..,s=..` in any order; undefined if malformed. */
+function parseParams(text: string): SignedParams | undefined {
+  let t: number | undefined;
+  let n: string | undefined;
+  let s: string | undefined;
+  const parts = text.split(',');
+  if (parts.length !== 3) return undefined;
+  for (const part of parts) {
+    const eq = part.indexOf('=');
+    if (eq < 0) return undefined;
+    const key = part.slice(0, eq);
+    const value = part.slice(eq + 1);
+    if (key === 't') {
+      if (t !== undefined || !TIME_RE.test(value)) return undefined;
+      t = Number(value);
+      if (!Number.isSafeInteger(t)) return undefined;
+    } else if (key === 'n') {
+      if (n !== undefined || !NONCE_RE.test(value)) return undefined;
+      n = value;
+    } else if (key === 's') {
+      if (s !== undefined || !SIG_RE.test(value)) return undefined;
+      s = value;
+    } else {
+      return undefined;
+    }
+  }
+  if (t === undefined || n === undefined || s === undefined) return undefined;
+  return { t, n, s };
+}
+
+/** Our own t and nonce must survive parseParams, or the peer will reject them. */
+function checkOwnParams(t: number, nonce: string): void {
+  if (!Number.isSafeInteger(t) || t < 0) throw new RangeError('t must be a safe non-negative integer');
+  if (!NONCE_RE.test(nonce)) throw new RangeError('nonce must be 16-64 base64url characters');
+}
+
+function withoutSignature(body: Record<string, unknown>): Record<string, unknown> {
+  const rest: Record<string, unknown> = { ...body };
+  delete rest[REPLY_SIGNATURE_FIELD];
+  return rest;
+}
+
+function unauthorized(): UnauthorizedError {
+  return new UnauthorizedError('malformed signed authorization header');
+}
