@@ -1,0 +1,342 @@
+import { ConfigError } from './errors.js';
+import type { LogLevel } from './core/logger.js';
+
+/**
+ * Options of one cluster instance. Times are in milliseconds; the unit is in
+ * every name. Only `baseUrl`, `secret`, `controlSecret` and `masterListUrl`
+ * are required; everything else has the default shown.
+ */
+export interface ClusterOptions {
+  /** This server's own base URL, e.g. `https://10.0.0.7:3000/`. Peers reach it at `<baseUrl>clustershazbot/gossip`. */
+  baseUrl: string;
+  /**
+   * Gossip secret(s) (`SHAZBOT_SECRET`). A comma-separated string or an array:
+   * the first signs, any verifies, so keys can be rotated. Never sent on the wire.
+   */
+  secret: string | readonly string[];
+  /** Control secret(s) (`SHAZBOT_CONTROL_SECRET`), presented as `Authorization: Bearer <secret>`. Same rotation rule. */
+  controlSecret: string | readonly string[];
+  /** Where the master server list is read at start and before each announce: `http(s)://` or `file://`. */
+  masterListUrl: string;
+  /** Where the merged list is written on each announce (`PUT`). Without it, this server never writes the master list. */
+  masterListUpdateUrl?: string;
+  /** Sent verbatim as the `Authorization` header of the announce `PUT`. Never logged. */
+  masterListUpdateAuth?: string;
+  /**
+   * Mean time between two anti-entropy exchanges of this server (`SHAZBOT_GOSSIP_INTERVAL`, there in seconds).
+   * Shorter spreads changes faster and detects failures sooner, at the cost of one
+   * full-list exchange per interval per server. @default 30_000
+   */
+  gossipIntervalMs?: number;
+  /** Each gossip delay is `gossipIntervalMs × (1 ± gossipJitter)`, uniformly, so servers do not move in lockstep. @default 0.2 */
+  gossipJitter?: number;
+  /** Minimum delay before each master-list announce (`SHAZBOT_MASTER_ANNOUNCE_MINIMUM`, there in seconds). @default 300_000 */
+  masterAnnounceMinimumMs?: number;
+  /** Random extra delay added to the minimum, uniformly in [0, this] (`SHAZBOT_MASTER_ANNOUNCE_INTERVAL`). @default 600_000 */
+  masterAnnounceIntervalMs?: number;
+  /** Whether this server is a monitor: preferred as a gossip partner and always told at start and shutdown (`SHAZBOT_MONITOR`). @default false */
+  monitor?: boolean;
+  /** Write the master list during shutdown, so it learns of the departure at once (`SHAZBOT_UPDATE_MASTER_LIST_ON_SHUTDOWN`). @default false */
+  updateMasterListOnShutdown?: boolean;
+  /** Time limit of one gossip exchange (request and reply). @default 5_000 */
+  exchangeTimeoutMs?: number;
+  /** Delay before the one retry of a failed exchange; both failing marks the peer offline. @default 1_000 */
+  retryDelayMs?: number;
+  /** Time limit of one master-list GET or PUT. @default 5_000 */
+  masterListTimeoutMs?: number;
+  /** First delay between background retries of the master-list download after a failed start; doubles up to the maximum. @default 1_000 */
+  bootstrapRetryMinMs?: number;
+  /** Largest delay between background retries of the master-list download. @default 60_000 */
+  bootstrapRetryMaxMs?: number;
+  /** Random servers contacted at start and at shutdown, besides every monitor. @default 20 */
+  fanout?: number;
+  /** Upper bound on the whole of `shutdown()`, however peers behave. @default 5_000 */
+  shutdownTimeoutMs?: number;
+  /** Offline entries whose version is older than this are removed (the seed's "24 hours"). @default 86_400_000 */
+  maxOfflineAgeMs?: number;
+  /**
+   * A signed request or reply whose timestamp is further than this from local time is refused.
+   * This is also the largest clock difference two servers may have and still talk. @default 300_000
+   */
+  signatureWindowMs?: number;
+  /** Nonces remembered against replays; when full the oldest are dropped and the window floor rises. @default 100_000 */
+  replayCacheSize?: number;
+  /** Most entries (online + offline) accepted in one message or master list. @default 20_000 */
+  maxEntries?: number;
+  /** Longest accepted `baseUrl`, in characters. @default 1_024 */
+  maxUrlLength?: number;
+  /** An entry whose `lastUpdate` is more than this ahead of local time is refused as malformed. @default 3_600_000 */
+  maxFutureMs?: number;
+  /** Largest reply body accepted from a peer or the master list, in bytes. @default 16_777_216 */
+  maxResponseBytes?: number;
+  /** Weight of each online monitor against 1 for any other server when choosing a gossip partner (capped at half of all choices). @default 8 */
+  monitorWeight?: number;
+}
+
+/** Options with every default filled in and every secret split into a list. */
+export interface ResolvedConfig extends Required<Omit<ClusterOptions, 'secret' | 'controlSecret' | 'masterListUpdateUrl' | 'masterListUpdateAuth'>> {
+  readonly secrets: readonly string[];
+  readonly controlSecrets: readonly string[];
+  readonly masterListUpdateUrl: string | undefined;
+  readonly masterListUpdateAuth: string | undefined;
+}
+
+/** The defaults of every optional setting, in one place. */
+export const DEFAULTS = {
+  gossipIntervalMs: 30_000,
+  gossipJitter: 0.2,
+  masterAnnounceMinimumMs: 300_000,
+  masterAnnounceIntervalMs: 600_000,
+  monitor: false,
+  updateMasterListOnShutdown: false,
+  exchangeTimeoutMs: 5_000,
+  retryDelayMs: 1_000,
+  masterListTimeoutMs: 5_000,
+  bootstrapRetryMinMs: 1_000,
+  bootstrapRetryMaxMs: 60_000,
+  fanout: 20,
+  shutdownTimeoutMs: 5_000,
+  maxOfflineAgeMs: 86_400_000,
+  signatureWindowMs: 300_000,
+  replayCacheSize: 100_000,
+  maxEntries: 20_000,
+  maxUrlLength: 1_024,
+  maxFutureMs: 3_600_000,
+  maxResponseBytes: 16_777_216,
+  monitorWeight: 8,
+} as const satisfies Required<Omit<ClusterOptions, 'baseUrl' | 'secret' | 'controlSecret' | 'masterListUrl' | 'masterListUpdateUrl' | 'masterListUpdateAuth'>>;
+
+/** Shortest secret accepted, in characters. `npx clustershazbot keygen`-style secrets are 43. */
+export const MIN_SECRET_LENGTH = 16;
+
+const POSITIVE_MS = [
+  'gossipIntervalMs', 'masterAnnounceMinimumMs', 'exchangeTimeoutMs', 'masterListTimeoutMs',
+  'bootstrapRetryMinMs', 'bootstrapRetryMaxMs', 'shutdownTimeoutMs', 'maxOfflineAgeMs', 'signatureWindowMs',
+  'maxFutureMs',
+] as const;
+const NON_NEGATIVE_MS = ['masterAnnounceIntervalMs', 'retryDelayMs'] as const;
+const POSITIVE_INTEGERS = ['replayCacheSize', 'maxEntries', 'maxUrlLength', 'maxResponseBytes'] as const;
+/** setTimeout's limit: a larger delay would fire at once. */
+const MAX_DELAY_MS = 2_147_483_647;
+
+/**
+ * Validates options and fills in defaults. Throws one {@link ConfigError}
+ * listing every problem found; nothing falls back to a default silently.
+ */
+export function resolveOptions(options: ClusterOptions): ResolvedConfig {
+  const problems: string[] = [];
+  const o = { ...DEFAULTS, ...stripUndefined(options) } as ClusterOptions & typeof DEFAULTS;
+
+  checkUrl(problems, 'baseUrl', o.baseUrl, ['http:', 'https:'], true);
+  checkUrl(problems, 'masterListUrl', o.masterListUrl, ['http:', 'https:', 'file:'], true);
+  if (o.masterListUpdateUrl !== undefined) {
+    checkUrl(problems, 'masterListUpdateUrl', o.masterListUpdateUrl, ['http:', 'https:', 'file:'], true);
+  }
+  if (o.masterListUpdateAuth !== undefined && (typeof o.masterListUpdateAuth !== 'string' || /[\r\n]/.test(o.masterListUpdateAuth))) {
+    problems.push('masterListUpdateAuth: must be a string without line breaks');
+  }
+  const secrets = splitSecrets(problems, 'secret', o.secret);
+  const controlSecrets = splitSecrets(problems, 'controlSecret', o.controlSecret);
+
+  for (const k of POSITIVE_MS) checkNumber(problems, k, o[k], { min: 0, exclusiveMin: true, max: MAX_DELAY_MS });
+  for (const k of NON_NEGATIVE_MS) checkNumber(problems, k, o[k], { min: 0, max: MAX_DELAY_MS });
+  for (const k of POSITIVE_INTEGERS) checkNumber(problems, k, o[k], { min: 1, integer: true });
+  checkNumber(problems, 'fanout', o.fanout, { min: 0, integer: true });
+  checkNumber(problems, 'gossipJitter', o.gossipJitter, { min: 0, max: 0.9 });
+  checkNumber(problems, 'monitorWeight', o.monitorWeight, { min: 1 });
+  for (const k of ['monitor', 'updateMasterListOnShutdown'] as const) {
+    if (typeof o[k] !== 'boolean') problems.push(`${k}: must be a boolean`);
+  }
+  if (problems.length === 0 && o.bootstrapRetryMaxMs < o.bootstrapRetryMinMs) {
+    problems.push('bootstrapRetryMaxMs: must be at least bootstrapRetryMinMs');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const { secret: _s, controlSecret: _c, ...rest } = o;
+  return {
+    ...rest,
+    baseUrl: new URL(o.baseUrl).href,
+    masterListUpdateUrl: o.masterListUpdateUrl,
+    masterListUpdateAuth: o.masterListUpdateAuth,
+    secrets,
+    controlSecrets,
+  };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function checkUrl(problems: string[], name: string, value: unknown, schemes: string[], required: boolean): void {
+  if (value === undefined || value === '') {
+    if (required) problems.push(`${name}: is required`);
+    return;
+  }
+  if (typeof value !== 'string') {
+    problems.push(`${name}: must be a URL string`);
+    return;
+  }
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    problems.push(`${name}: is not a valid URL`);
+    return;
+  }
+  if (!schemes.includes(url.protocol)) {
+    problems.push(`${name}: scheme must be ${schemes.map((s) => s.replace(':', '')).join(' or ')}`);
+  }
+  if (url.username !== '' || url.password !== '') problems.push(`${name}: must not contain credentials`);
+  if (name === 'baseUrl' && (url.search !== '' || url.hash !== '')) problems.push(`${name}: must not have a query or fragment`);
+}
+
+function splitSecrets(problems: string[], name: string, value: unknown): string[] {
+  const list = typeof value === 'string' ? value.split(',') : Array.isArray(value) ? value : undefined;
+  if (list === undefined || list.length === 0 || (list.length === 1 && list[0] === '')) {
+    problems.push(`${name}: is required`);
+    return [];
+  }
+  const out: string[] = [];
+  list.forEach((raw: unknown, i) => {
+    const s = typeof raw === 'string' ? raw.trim() : '';
+    // Never echo a secret, not even a wrong one: say only what is wrong with it.
+    if (s.length < MIN_SECRET_LENGTH) problems.push(`${name}: key #${i + 1} must be at least ${MIN_SECRET_LENGTH} characters`);
+    else if (/[\s,]/.test(s) || !/^[\x21-\x7e]+$/.test(s)) problems.push(`${name}: key #${i + 1} must be printable ASCII without spaces or commas`);
+    else out.push(s);
+  });
+  return out;
+}
+
+function checkNumber(
+  problems: string[],
+  name: string,
+  value: unknown,
+  rule: { min: number; exclusiveMin?: boolean; max?: number; integer?: boolean },
+): void {
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    problems.push(`${name}: must be a finite number`);
+    return;
+  }
+  if (rule.integer && !Number.isInteger(value)) problems.push(`${name}: must be an integer`);
+  if (rule.exclusiveMin ? value <= rule.min : value < rule.min) {
+    problems.push(`${name}: must be ${rule.exclusiveMin ? 'greater than' : 'at least'} ${rule.min}`);
+  }
+  if (rule.max !== undefined && value > rule.max) problems.push(`${name}: must be at most ${rule.max}`);
+}
+
+/** Log level names accepted by `SHAZBOT_LOG_LEVEL`, plus `silent`. */
+export type EnvLogLevel = LogLevel | 'silent';
+
+/** What the environment configures: the cluster options and the default instance's log level. */
+export interface EnvConfig {
+  readonly options: ClusterOptions;
+  readonly logLevel: EnvLogLevel;
+}
+
+/**
+ * Reads the `SHAZBOT_*` variables of the seed README (and `SHAZBOT_LOG_LEVEL`).
+ * The six variables the README lists as required are required here too.
+ * Throws one {@link ConfigError} listing every problem, including those
+ * {@link resolveOptions} finds.
+ */
+export function optionsFromEnv(env: Readonly<Record<string, string | undefined>>): EnvConfig {
+  const problems: string[] = [];
+  const required = (name: string): string | undefined => {
+    const v = env[name];
+    if (v === undefined || v.trim() === '') {
+      problems.push(`${name}: is required`);
+      return undefined;
+    }
+    return v.trim();
+  };
+  const seconds = (name: string, allowZero: boolean): number | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw.trim() === '') return undefined;
+    const v = raw.trim();
+    if (!/^\d+(\.\d+)?$/.test(v)) {
+      problems.push(`${name}: must be a ${allowZero ? 'non-negative' : 'positive'} number of seconds, got ${JSON.stringify(v.slice(0, 40))}`);
+      return undefined;
+    }
+    const n = Number(v);
+    if (!allowZero && n === 0) {
+      problems.push(`${name}: must be a positive number of seconds`);
+      return undefined;
+    }
+    return Math.round(n * 1000);
+  };
+  const bool = (name: string): boolean | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw.trim() === '') return undefined;
+    const v = raw.trim().toLowerCase();
+    if (v === 'true' || v === '1') return true;
+    if (v === 'false' || v === '0') return false;
+    problems.push(`${name}: must be true, false, 1 or 0, got ${JSON.stringify(raw.slice(0, 40))}`);
+    return undefined;
+  };
+
+  const secret = required('SHAZBOT_SECRET');
+  const controlSecret = required('SHAZBOT_CONTROL_SECRET');
+  const baseUrl = required('SHAZBOT_BASE_URL');
+  const masterListUrl = required('SHAZBOT_MASTER_LIST');
+  const masterListUpdateUrl = required('SHAZBOT_MASTER_LIST_UPDATE');
+  const masterListUpdateAuth = required('SHAZBOT_MASTER_LIST_UPDATE_AUTH');
+  const gossipIntervalMs = seconds('SHAZBOT_GOSSIP_INTERVAL', false);
+  const masterAnnounceMinimumMs = seconds('SHAZBOT_MASTER_ANNOUNCE_MINIMUM', false);
+  const masterAnnounceIntervalMs = seconds('SHAZBOT_MASTER_ANNOUNCE_INTERVAL', true);
+  const monitor = bool('SHAZBOT_MONITOR');
+  const updateMasterListOnShutdown = bool('SHAZBOT_UPDATE_MASTER_LIST_ON_SHUTDOWN');
+  let logLevel: EnvLogLevel = 'info';
+  const rawLevel = env['SHAZBOT_LOG_LEVEL']?.trim().toLowerCase();
+  if (rawLevel !== undefined && rawLevel !== '') {
+    if (['debug', 'info', 'warn', 'error', 'silent'].includes(rawLevel)) logLevel = rawLevel as EnvLogLevel;
+    else problems.push('SHAZBOT_LOG_LEVEL: must be debug, info, warn, error or silent');
+  }
+
+  const options: ClusterOptions = {
+    baseUrl: baseUrl ?? '',
+    secret: secret ?? '',
+    controlSecret: controlSecret ?? '',
+    masterListUrl: masterListUrl ?? '',
+    masterListUpdateUrl,
+    masterListUpdateAuth,
+    gossipIntervalMs,
+    masterAnnounceMinimumMs,
+    masterAnnounceIntervalMs,
+    monitor,
+    updateMasterListOnShutdown,
+  };
+  // Report problems of the values that were present too, in terms of the variables.
+  try {
+    resolveOptions({
+      ...options,
+      baseUrl: baseUrl ?? 'http://placeholder.invalid/',
+      secret: secret ?? 'x'.repeat(MIN_SECRET_LENGTH),
+      controlSecret: controlSecret ?? 'x'.repeat(MIN_SECRET_LENGTH),
+      masterListUrl: masterListUrl ?? 'http://placeholder.invalid/',
+    });
+  } catch (e) {
+    if (e instanceof ConfigError) problems.push(...e.problems.map(toEnvName));
+    else throw e;
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { options, logLevel };
+}
+
+const ENV_NAMES: Record<string, string> = {
+  baseUrl: 'SHAZBOT_BASE_URL',
+  secret: 'SHAZBOT_SECRET',
+  controlSecret: 'SHAZBOT_CONTROL_SECRET',
+  masterListUrl: 'SHAZBOT_MASTER_LIST',
+  masterListUpdateUrl: 'SHAZBOT_MASTER_LIST_UPDATE',
+  masterListUpdateAuth: 'SHAZBOT_MASTER_LIST_UPDATE_AUTH',
+  gossipIntervalMs: 'SHAZBOT_GOSSIP_INTERVAL',
+  masterAnnounceMinimumMs: 'SHAZBOT_MASTER_ANNOUNCE_MINIMUM',
+  masterAnnounceIntervalMs: 'SHAZBOT_MASTER_ANNOUNCE_INTERVAL',
+};
+
+function toEnvName(problem: string): string {
+  const i = problem.indexOf(':');
+  const key = problem.slice(0, i);
+  const env = ENV_NAMES[key];
+  return env === undefined ? problem : env + problem.slice(i);
+}

@@ -1,0 +1,351 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../core/clock.js';
+import type { LogFields, Logger } from '../core/logger.js';
+import { seededRandom } from '../core/random.js';
+import { ShazbotError } from '../errors.js';
+import { makeNonce, signRequest } from '../protocol/signature.js';
+import { createCluster } from './cluster.js';
+import { CONTROL, SECRET, onlineUrls, world } from './test-cluster.js';
+
+const bearer = `Bearer ${CONTROL}`;
+
+async function expectCode(p: Promise<unknown>, code: string, status: number): Promise<void> {
+  const e = await p.then(() => undefined, (err: unknown) => err);
+  expect(e).toBeInstanceOf(ShazbotError);
+  expect((e as ShazbotError).code).toBe(code);
+  expect((e as ShazbotError).status).toBe(status);
+}
+
+function recordingLogger(): Logger & { lines: Array<{ level: string; message: string; fields?: LogFields }> } {
+  const lines: Array<{ level: string; message: string; fields?: LogFields }> = [];
+  const at = (level: string) => (message: string, fields?: LogFields) => {
+    lines.push({ level, message, ...(fields ? { fields } : {}) });
+  };
+  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+/** Starts servers one after another, as a rolling deploy would. */
+async function startInTurn(w: ReturnType<typeof world>, cs: Array<ReturnType<ReturnType<typeof world>['make']>>): Promise<void> {
+  for (const c of cs) await Promise.all([c.start(), w.clock.advance(100)]);
+}
+
+describe('cluster engine (virtual time)', () => {
+  it('five servers starting one after another converge through the master list and gossip', async () => {
+    const w = world();
+    const cs = [0, 1, 2, 3, 4].map((i) => w.make(i));
+    for (const c of cs) {
+      await Promise.all([c.start(), w.clock.advance(100)]);
+      expect(c.status).toBe('running');
+    }
+    // The first server announced itself at once, so the second found it.
+    expect(w.list.log.some((r) => r.method === 'PUT')).toBe(true);
+    await w.clock.advance(10_000);
+    const all = cs.map((c) => c.baseUrl).sort();
+    for (const c of cs) expect(onlineUrls(c)).toEqual(all);
+  });
+
+  it('gossip rounds are spaced by the interval ± 20 % jitter', async () => {
+    const w = world(7);
+    const a = w.make(0);
+    const b = w.make(1);
+    await Promise.all([a.start(), b.start(), w.clock.advance(50)]);
+    await w.clock.advance(200_000);
+    const times = w.net.requests
+      .filter((r) => r.from === a.baseUrl && r.url === `${b.baseUrl}clustershazbot/gossip`)
+      .map((r) => r.at);
+    expect(times.length).toBeGreaterThan(100);
+    const gaps = times.slice(2).map((t, i) => t - times[i + 1]!);
+    // Each gap is the jittered delay plus one exchange (2 × 2 ms latency).
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(800);
+    expect(Math.max(...gaps)).toBeLessThanOrEqual(1_200 + 10);
+    // and the jitter is really used: both halves of the range occur.
+    expect(gaps.some((g) => g < 900)).toBe(true);
+    expect(gaps.some((g) => g > 1_100)).toBe(true);
+  });
+
+  it('announces every MINIMUM + random(0..INTERVAL): GET then PUT, with If-Match', async () => {
+    const w = world(3);
+    w.list.body = JSON.stringify({ online: [] });
+    const a = w.make(0, { masterAnnounceMinimumMs: 60_000, masterAnnounceIntervalMs: 30_000 });
+    await Promise.all([a.start(), w.clock.advance(50)]);
+    w.list.log.length = 0; // forget the start-up GET and immediate announce
+    const t0 = w.clock.now();
+    await w.clock.advance(1_000_000);
+    const puts = w.list.log.filter((r) => r.method === 'PUT');
+    const gets = w.list.log.filter((r) => r.method === 'GET');
+    expect(puts.length).toBeGreaterThanOrEqual(1_000_000 / 90_000 - 1);
+    expect(gets.length).toBe(puts.length);
+    let prev = t0;
+    for (const p of puts) {
+      const gap = p.at - prev;
+      expect(gap).toBeGreaterThanOrEqual(60_000);
+      expect(gap).toBeLessThanOrEqual(90_000 + 20);
+      expect(p.headers['if-match']).toMatch(/^".+"$/);
+      expect(p.headers['authorization']).toBe('Bearer store-token');
+      prev = p.at;
+    }
+    const stored = JSON.parse(w.list.body!) as { online: Array<{ baseUrl: string }> };
+    expect(stored.online.map((s) => s.baseUrl)).toEqual([a.baseUrl]);
+  });
+
+  it('never PUTs after a failed GET, and resumes when the store recovers', async () => {
+    const w = world();
+    w.list.body = JSON.stringify({ online: [] });
+    const a = w.make(0, { masterAnnounceMinimumMs: 10_000, masterAnnounceIntervalMs: 0 });
+    await Promise.all([a.start(), w.clock.advance(50)]);
+    w.list.log.length = 0;
+    w.list.outage = 500;
+    await w.clock.advance(35_000);
+    expect(w.list.log.filter((r) => r.method === 'GET').length).toBe(3);
+    expect(w.list.log.filter((r) => r.method === 'PUT').length).toBe(0);
+    w.list.outage = undefined;
+    await w.clock.advance(10_000);
+    expect(w.list.log.filter((r) => r.method === 'PUT').length).toBe(1);
+  });
+
+  it('a corrupt master list is never overwritten', async () => {
+    const w = world();
+    w.list.body = '{"online": [ {"baseUrl": 42 } ]}';
+    const log = recordingLogger();
+    const a = w.make(0, { masterAnnounceMinimumMs: 10_000, masterAnnounceIntervalMs: 0 }, log);
+    await Promise.all([a.start(), w.clock.advance(50)]);
+    await w.clock.advance(30_000);
+    expect(w.list.log.filter((r) => r.method === 'PUT').length).toBe(0);
+    expect(w.list.body).toBe('{"online": [ {"baseUrl": 42 } ]}');
+    expect(log.lines.some((l) => l.level === 'warn' && /master list/.test(l.message))).toBe(true);
+  });
+
+  it('retries a conflicting PUT (HTTP 412) from a fresh GET', async () => {
+    const w = world();
+    w.list.body = JSON.stringify({ online: [] });
+    const a = w.make(0);
+    const b = w.make(1);
+    await Promise.all([a.start(), b.start(), w.clock.advance(100)]);
+    // Both announced at start from the same empty list: one of them hit a 412 and
+    // retried, so the stored list still names both.
+    const stored = JSON.parse(w.list.body) as { online: Array<{ baseUrl: string }> };
+    expect(stored.online.map((s) => s.baseUrl).sort()).toEqual([a.baseUrl, b.baseUrl].sort());
+  });
+
+  it('start resolves in bounded time when the store hangs, then keeps retrying with backoff', async () => {
+    const w = world();
+    w.net.setDown('http://master-list.test/', 'hang');
+    w.list.outage = undefined;
+    const log = recordingLogger();
+    // The list is in the network's store table, so make it hang through a transport wrapper.
+    const clock = w.clock;
+    let hang = true;
+    const inner = w.net.transport('http://s0.test:3000/');
+    const a = createCluster(
+      { baseUrl: 'http://s0.test:3000/', secret: SECRET, controlSecret: CONTROL, masterListUrl: w.list.url, gossipIntervalMs: 1_000 },
+      {
+        clock,
+        random: seededRandom(1),
+        logger: log,
+        transport: { request: (req) => (hang && req.url === w.list.url ? new Promise(() => undefined) : inner.request(req)) },
+      },
+    );
+    let started = false;
+    void a.start().then(() => { started = true; });
+    await clock.advance(4_999);
+    expect(started).toBe(false);
+    await clock.advance(1);
+    expect(started).toBe(true);
+    expect(a.status).toBe('running');
+    expect(log.lines.some((l) => l.level === 'warn' && /master list/.test(l.message))).toBe(true);
+    const b = w.make(1, { masterListUrl: 'http://elsewhere.test/list', masterListUpdateUrl: undefined });
+    await Promise.all([b.start(), clock.advance(10)]);
+    w.list.body = JSON.stringify({ online: [{ baseUrl: b.baseUrl, monitor: false, lastUpdate: clock.now() }] });
+    hang = false;
+    await clock.advance(120_000);
+    expect(onlineUrls(a)).toContain(b.baseUrl);
+  });
+
+  it('marks a peer offline only after its exchange and one retry both fail', async () => {
+    const w = world();
+    const a = w.make(0);
+    const b = w.make(1);
+    await startInTurn(w, [a, b]);
+    await w.clock.advance(3_000);
+    expect(onlineUrls(a)).toContain(b.baseUrl);
+    const downs: string[] = [];
+    a.on('server:down', (s, reason) => downs.push(`${s.baseUrl}:${reason}`));
+    w.net.setDown(b.baseUrl, 'refuse');
+    const t0 = w.clock.now();
+    // One round fails, the retry a second later fails too.
+    while (a.member(b.baseUrl)?.state === 'online') await w.clock.advance(100);
+    const attempts = w.net.requests.filter((r) => r.from === a.baseUrl && r.url.startsWith(b.baseUrl) && r.at >= t0);
+    expect(attempts.length).toBe(2);
+    expect(attempts[1]!.at - attempts[0]!.at).toBeGreaterThanOrEqual(1_000);
+    expect(a.member(b.baseUrl)).toMatchObject({ state: 'offline', reason: 'failed' });
+    expect(downs).toEqual([`${b.baseUrl}:failed`]);
+  });
+
+  it('a failure followed by a successful retry marks nobody offline', async () => {
+    const w = world();
+    const a = w.make(0);
+    const b = w.make(1);
+    await Promise.all([a.start(), b.start(), w.clock.advance(100)]);
+    w.net.setDown(b.baseUrl, 'refuse');
+    // Let one of a's rounds fail, then bring b back before the retry.
+    const before = w.net.requests.length;
+    while (!w.net.requests.slice(before).some((r) => r.from === a.baseUrl && r.url.startsWith(b.baseUrl))) await w.clock.advance(10);
+    w.net.setDown(b.baseUrl, undefined);
+    await w.clock.advance(20_000);
+    expect(a.member(b.baseUrl)?.state).toBe('online');
+  });
+
+  it('a server falsely claimed offline refutes the claim with a higher version', async () => {
+    const w = world();
+    const a = w.make(0);
+    const b = w.make(1);
+    await startInTurn(w, [a, b]);
+    expect(a.member(b.baseUrl)?.state).toBe('online');
+    // a cannot reach b for a while and marks it offline; b is alive all along.
+    w.net.setDown(b.baseUrl, 'refuse');
+    while (a.member(b.baseUrl)?.state === 'online') await w.clock.advance(100);
+    const claim = a.member(b.baseUrl)!;
+    w.net.setDown(b.baseUrl, undefined);
+    // b's own gossip carries the claim back to it; it refutes and a learns.
+    while (a.member(b.baseUrl)?.state !== 'online') await w.clock.advance(100);
+    expect(a.member(b.baseUrl)!.lastUpdate).toBeGreaterThan(claim.lastUpdate);
+    expect(b.self()).toMatchObject({ state: 'online' });
+  });
+
+  it('control offline keeps the server out of every list until it is brought back', async () => {
+    const w = world();
+    const cs = [0, 1, 2].map((i) => w.make(i));
+    await Promise.all([...cs.map((c) => c.start()), w.clock.advance(100)]);
+    await w.clock.advance(5_000);
+    const [a, b, c] = cs as [typeof cs[0], typeof cs[0], typeof cs[0]];
+    await expectCode(a.handleControl('', { message: 'control', online: false }), 'UNAUTHORIZED', 401);
+    await expectCode(a.handleControl('Bearer wrong-secret-0123456789', { message: 'control', online: false }), 'UNAUTHORIZED', 401);
+    await expectCode(a.handleControl(bearer, { message: 'control', online: 'no' }), 'MALFORMED', 400);
+    expect(a.self().state).toBe('online');
+    await a.handleControl(bearer, { message: 'control', online: false });
+    expect(a.self()).toMatchObject({ state: 'offline', reason: 'admin' });
+    await w.clock.advance(20_000);
+    for (const x of [b, c]) expect(x.member(a.baseUrl)).toMatchObject({ state: 'offline', reason: 'admin' });
+    // It keeps gossiping, and gossip never brings it back.
+    expect(a.self().state).toBe('offline');
+    await a.handleControl(bearer, { message: 'control', online: true });
+    await w.clock.advance(20_000);
+    for (const x of [a, b, c]) expect(x.member(a.baseUrl)?.state).toBe('online');
+  });
+
+  it('removes offline entries 24 h after their version, and does not take them back', async () => {
+    const w = world();
+    // Slow timers so that a virtual day is only a few thousand rounds.
+    const slow = { gossipIntervalMs: 60_000, masterAnnounceMinimumMs: 3_600_000 };
+    const a = w.make(0, slow);
+    const b = w.make(1, slow);
+    const c = w.make(2, slow);
+    await startInTurn(w, [a, b, c]);
+    expect(a.member(c.baseUrl)?.state).toBe('online');
+    await Promise.all([c.shutdown(), w.clock.advance(100)]);
+    await w.clock.advance(5_000);
+    expect(a.member(c.baseUrl)?.state).toBe('offline');
+    const left = a.member(c.baseUrl)!.lastUpdate;
+    await w.clock.advanceTo(left + 24 * 3_600_000 - 60_000);
+    expect(a.member(c.baseUrl)?.state).toBe('offline');
+    await w.clock.advanceTo(left + 24 * 3_600_000 + 60_000);
+    expect(a.member(c.baseUrl)).toBeUndefined();
+    expect(b.member(c.baseUrl)).toBeUndefined();
+  }, 60_000);
+
+  it('shutdown tells peers, updates the master list, is idempotent and bounded when peers hang', async () => {
+    const w = world();
+    const a = w.make(0, { updateMasterListOnShutdown: true });
+    const b = w.make(1);
+    const c = w.make(2);
+    await Promise.all([a.start(), b.start(), c.start(), w.clock.advance(100)]);
+    await w.clock.advance(3_000);
+    w.net.setDown(c.baseUrl, 'hang');
+    let done = 0;
+    const p1 = a.shutdown().then(() => done++);
+    const p2 = a.shutdown().then(() => done++);
+    await w.clock.advance(100);
+    expect(b.member(a.baseUrl)).toMatchObject({ state: 'offline', reason: 'left' });
+    const stored = JSON.parse(w.list.body!) as { online: Array<{ baseUrl: string }> };
+    expect(stored.online.map((s) => s.baseUrl)).not.toContain(a.baseUrl);
+    expect(done).toBe(0); // still waiting on the hung peer
+    await w.clock.advance(4_900);
+    await Promise.all([p1, p2]);
+    expect(done).toBe(2);
+    expect(a.status).toBe('stopped');
+    await expectCode(a.handleList(''), 'STOPPED', 503);
+  });
+
+  it('handlers refuse requests before start (503), forged or replayed signatures (401) and junk (400) without changing state', async () => {
+    const w = world();
+    const a = w.make(0);
+    await expectCode(a.handleGossip('x', { message: 'gossip', online: [] }), 'NOT_STARTED', 503);
+    await expectCode(a.handleList(''), 'NOT_STARTED', 503);
+    await Promise.all([a.start(), w.clock.advance(50)]);
+    const before = JSON.stringify(a.members());
+    const target = `${a.baseUrl}clustershazbot/gossip`;
+    const random = seededRandom(99);
+    const body = { message: 'gossip', online: [{ baseUrl: 'http://x.test/', monitor: false, lastUpdate: w.clock.now() }] };
+    const sign = (b: unknown, secret = SECRET, t = w.clock.now()) => signRequest(secret, target, b, t, makeNonce(random));
+    await expectCode(a.handleGossip('', body as never), 'UNAUTHORIZED', 401);
+    await expectCode(a.handleGossip(SECRET, body as never), 'UNAUTHORIZED', 401); // the 1.x raw secret
+    await expectCode(a.handleGossip(sign(body, 'another-secret-0123456789abc'), body as never), 'UNAUTHORIZED', 401);
+    await expectCode(a.handleGossip(sign(body, SECRET, w.clock.now() - 301_000), body as never), 'UNAUTHORIZED', 401);
+    const tampered = { ...body, online: [{ ...body.online[0]!, baseUrl: 'http://evil.test/' }] };
+    await expectCode(a.handleGossip(sign(body), tampered as never), 'UNAUTHORIZED', 401);
+    for (const junk of [null, 'text', [], { message: 'gossip' }, { message: 'gossip', online: [{ baseUrl: 'ftp://x/', monitor: false, lastUpdate: 1 }] },
+      { message: 'gossip', online: [{ baseUrl: 'http://x.test/', monitor: false, lastUpdate: w.clock.now() + 10 * 3_600_000 }] }]) {
+      await expectCode(a.handleGossip(sign(junk), junk as never), 'MALFORMED', 400);
+    }
+    const many = { message: 'gossip', online: Array.from({ length: 20_001 }, (_, i) => ({ baseUrl: `http://h${i}.test/`, monitor: false, lastUpdate: 1 })) };
+    await expectCode(a.handleGossip(sign(many), many as never), 'TOO_LARGE', 413);
+    expect(JSON.stringify(a.members())).toBe(before);
+    // A valid request is accepted once, then refused as a replay.
+    const header = sign(body);
+    const reply = await a.handleGossip(header, body as never);
+    expect(reply.online.map((s) => s.baseUrl)).toContain('http://x.test/');
+    expect(typeof (reply as unknown as { signature: unknown }).signature).toBe('string');
+    await expectCode(a.handleGossip(header, body as never), 'REPLAYED', 401);
+  });
+
+  it('the list is public for online servers and shows offline ones only with the control secret', async () => {
+    const w = world();
+    const a = w.make(0);
+    const b = w.make(1);
+    await startInTurn(w, [a, b]);
+    await Promise.all([b.shutdown(), w.clock.advance(100)]);
+    const pub = await a.handleList('');
+    expect(pub.online.map((s) => s.baseUrl)).toEqual([a.baseUrl]);
+    expect(pub.offline).toBeUndefined();
+    const full = await a.handleList(bearer);
+    expect(full.offline?.map((s) => s.baseUrl)).toEqual([b.baseUrl]);
+    await expectCode(a.handleList('Bearer nope-nope-nope-nope-nope'), 'UNAUTHORIZED', 401);
+  });
+
+  it('a server whose clock runs an hour behind is not made to look offline', async () => {
+    const w = world();
+    const slow = new ManualClock(w.clock.now() - 60_000 * 4); // within the signature window
+    const a = w.make(0);
+    const b = w.make(1, {}, undefined, slow);
+    const advanceBoth = async (ms: number) => {
+      await Promise.all([w.clock.advance(ms), slow.advance(ms)]);
+    };
+    await Promise.all([a.start(), b.start(), advanceBoth(100)]);
+    for (let i = 0; i < 300; i++) await advanceBoth(100);
+    expect(a.member(b.baseUrl)?.state).toBe('online');
+    expect(b.member(a.baseUrl)?.state).toBe('online');
+  });
+
+  it('a throwing event listener never breaks the engine', async () => {
+    const w = world();
+    const a = w.make(0);
+    const b = w.make(1);
+    const off = a.on('server:up', () => {
+      throw new Error('listener bug');
+    });
+    await Promise.all([a.start(), b.start(), w.clock.advance(100)]);
+    await w.clock.advance(5_000);
+    expect(onlineUrls(a)).toEqual([a.baseUrl, b.baseUrl].sort());
+    off();
+  });
+});

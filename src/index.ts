@@ -1,0 +1,25 @@
+export type { GossipServer, ServerList, GossipMessage, ControlMessage } from './types.js';
+export {
+  shazbotStart,
+  shazbotShutDown,
+  shazbotGossipRequest,
+  shazbotListRequest,
+  shazbotControlRequest,
+  getDefaultCluster,
+} from './default-instance.js';
+export { createCluster, type Cluster, type ClusterDeps } from './engine/cluster.js';
+export type { ClusterEvents, ClusterStatus } from './engine/events.js';
+export { resolveOptions, optionsFromEnv, DEFAULTS, type ClusterOptions, type ResolvedConfig, type EnvConfig } from './config.js';
+export {
+  ShazbotError, ConfigError, MalformedError, UnauthorizedError, TooLargeError, NotStartedError, isShazbotError,
+  type ShazbotErrorCode,
+} from './errors.js';
+export type { MemberEntry, ServerState, OfflineReason } from './membership/entry.js';
+export { ManualClock, type Clock, type TimerHandle } from './core/clock.js';
+export { systemClock } from './core/system-clock.js';
+export { seededRandom, type Random } from './core/random.js';
+export { cryptoRandom } from './core/system-random.js';
+export { consoleLogger, silentLogger, type Logger, type LogLevel, type LogFields } from './core/logger.js';
+export { createHttpTransport } from './core/http-transport.js';
+export { TransportError, type Transport, type TransportRequest, type TransportResponse } from './core/transport.js';
+export { startMasterListStore, type MasterListStore, type MasterListStoreOptions } from './master-list/store.js';

@@ -1,0 +1,137 @@
+import { createHash } from 'node:crypto';
+import type { Clock } from '../core/clock.js';
+import { TransportError, type Transport, type TransportRequest, type TransportResponse } from '../core/transport.js';
+import { isShazbotError } from '../errors.js';
+import type { Cluster } from '../engine/cluster.js';
+
+/** How a server that cannot be reached fails: refused at once, or silent until the caller's timeout. */
+export type Outage = 'refuse' | 'hang';
+
+/** A master-list store living in the memory network. */
+export interface MemoryMasterList {
+  /** The list's URL; GET and PUT both go here. */
+  readonly url: string;
+  /** The current body, or undefined before the first PUT. */
+  body: string | undefined;
+  /** When set, GETs and PUTs fail this way (or answer this HTTP status). */
+  outage: Outage | number | undefined;
+  /** Every request the store received, in order. */
+  readonly log: Array<{ method: string; at: number; headers: Readonly<Record<string, string>> }>;
+}
+
+/**
+ * An in-memory network for tests: requests to a registered server's
+ * `clustershazbot/gossip`, `list` and `control` paths call its handlers
+ * directly, after `latencyMs` of clock time each way. No sockets, so many
+ * instances and virtual time fit in one test.
+ */
+export class MemoryNetwork {
+  readonly #servers = new Map<string, Cluster>();
+  readonly #down = new Map<string, Outage>();
+  readonly #lists = new Map<string, MemoryMasterList>();
+  /** Every request sent through the network, in order. */
+  readonly requests: Array<{ from: string; method: string; url: string; at: number }> = [];
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly latencyMs = 1,
+  ) {}
+
+  /** Routes requests for `cluster.baseUrl` to `cluster`. */
+  register(cluster: Cluster): void {
+    this.#servers.set(cluster.baseUrl, cluster);
+    this.#down.delete(cluster.baseUrl);
+  }
+
+  /** Makes a server unreachable (`outage`) or reachable again (`undefined`). */
+  setDown(baseUrl: string, outage: Outage | undefined): void {
+    if (outage === undefined) this.#down.delete(baseUrl);
+    else this.#down.set(baseUrl, outage);
+  }
+
+  /** Creates a master-list store at `url`. */
+  masterList(url = 'http://master-list.test/list'): MemoryMasterList {
+    const store: MemoryMasterList = { url, body: undefined, outage: undefined, log: [] };
+    this.#lists.set(url, store);
+    return store;
+  }
+
+  /** A transport whose requests come from the server at `from` (used to record who sent what). */
+  transport(from: string): Transport {
+    return { request: (req) => this.#deliver(from, req) };
+  }
+
+  async #deliver(from: string, req: TransportRequest): Promise<TransportResponse> {
+    this.requests.push({ from, method: req.method, url: req.url, at: this.clock.now() });
+    const list = this.#lists.get(req.url);
+    if (list !== undefined) return this.#delay(() => this.#masterList(list, req));
+    const target = [...this.#servers.keys()].find((base) => req.url.startsWith(base));
+    if (target === undefined) return this.#fail('refuse', req);
+    const outage = this.#down.get(target);
+    if (outage !== undefined) return this.#fail(outage, req);
+    const cluster = this.#servers.get(target)!;
+    const path = req.url.slice(target.length);
+    const auth = req.headers?.['authorization'] ?? '';
+    return this.#delay(async () => {
+      try {
+        if (path === 'clustershazbot/gossip' && req.method === 'POST') {
+          return json(200, await cluster.handleGossip(auth, JSON.parse(req.body ?? 'null')));
+        }
+        if (path === 'clustershazbot/list' && req.method === 'GET') return json(200, await cluster.handleList(auth));
+        if (path === 'clustershazbot/control' && req.method === 'POST') {
+          await cluster.handleControl(auth, JSON.parse(req.body ?? 'null'));
+          return json(200, { success: true });
+        }
+        return json(404, { error: 'not found' });
+      } catch (e) {
+        return json(isShazbotError(e) ? e.status : 500, { error: e instanceof Error ? e.message : String(e) });
+      }
+    });
+  }
+
+  #masterList(list: MemoryMasterList, req: TransportRequest): TransportResponse {
+    list.log.push({ method: req.method, at: this.clock.now(), headers: req.headers ?? {} });
+    if (typeof list.outage === 'number') return { status: list.outage, headers: {}, body: '' };
+    const etag = list.body === undefined ? undefined : `"${createHash('sha256').update(list.body).digest('hex').slice(0, 16)}"`;
+    if (req.method === 'GET') {
+      if (list.body === undefined) return { status: 404, headers: {}, body: '' };
+      return { status: 200, headers: { etag: etag! }, body: list.body };
+    }
+    const ifMatch = req.headers?.['if-match'];
+    if (ifMatch !== undefined && ifMatch !== etag) return { status: 412, headers: {}, body: '' };
+    if (req.headers?.['if-none-match'] === '*' && list.body !== undefined) return { status: 412, headers: {}, body: '' };
+    list.body = req.body ?? '';
+    return { status: 200, headers: {}, body: '{"ok":true}' };
+  }
+
+  async #delay(answer: () => TransportResponse | Promise<TransportResponse>): Promise<TransportResponse> {
+    await this.#wait(this.latencyMs);
+    const res = await answer();
+    await this.#wait(this.latencyMs);
+    return res;
+  }
+
+  #wait(ms: number): Promise<void> {
+    return new Promise((resolve) => this.clock.setTimer(ms, resolve));
+  }
+
+  async #fail(outage: Outage, req: TransportRequest): Promise<never> {
+    if (outage === 'hang') await new Promise(() => undefined);
+    await this.#wait(this.latencyMs);
+    throw new TransportError('network', `connection refused: ${req.url}`);
+  }
+
+  /** Applies a master-list outage to every list. */
+  setMasterListOutage(outage: Outage | number | undefined): void {
+    for (const l of this.#lists.values()) l.outage = outage;
+  }
+
+  /** True if the master list at `url` is in outage `hang`/`refuse`; used by #deliver. */
+  get lists(): ReadonlyMap<string, MemoryMasterList> {
+    return this.#lists;
+  }
+}
+
+function json(status: number, body: unknown): TransportResponse {
+  return { status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+}
