@@ -1,8 +1,8 @@
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Random } from './random.js';
 
-/** The production Random: node:crypto for both floats and bytes. */
+/** The production Random: node:crypto for both floats (48 random bits) and bytes. */
 export const cryptoRandom: Random = {
-  float: () => randomInt(0, 2 ** 48) / 2 ** 48,
+  float: () => randomBytes(6).readUIntBE(0, 6) / 2 ** 48,
   bytes: (n) => new Uint8Array(randomBytes(n)),
 };

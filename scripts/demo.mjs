@@ -1,0 +1,11 @@
+#!/usr/bin/env node
+// `npm run demo [-- --once]`: a local five-server cluster; see src/demo/run-demo.ts.
+import { existsSync } from 'node:fs';
+
+const entry = new URL('../dist/esm/demo/run-demo.js', import.meta.url);
+if (!existsSync(entry)) {
+  console.error('dist/ is missing: run `npm ci` (which builds) or `npm run build` first.');
+  process.exit(1);
+}
+const { runDemo } = await import(entry.href);
+process.exitCode = await runDemo({ once: process.argv.includes('--once') });

@@ -1,0 +1,50 @@
+/**
+ * One server of the demo cluster: a plain node:http server wired to the seed
+ * API (shazbotStart and friends), configured entirely by SHAZBOT_* variables.
+ * Run as a child process by run-demo.ts; PORT is the port to listen on.
+ */
+import { createServer } from 'node:http';
+import { getDefaultCluster, shazbotShutDown, shazbotStart } from '../default-instance.js';
+import { createNodeHandler } from '../adapters/node-http.js';
+import { NotStartedError } from '../errors.js';
+
+const port = Number(process.env['PORT']);
+const handle = createNodeHandler(() => {
+  const c = getDefaultCluster();
+  if (c === undefined) throw new NotStartedError();
+  return c;
+});
+
+const server = createServer((req, res) => {
+  handle(req, res)
+    .then((handled) => {
+      if (!handled) {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end('demo app\n');
+      }
+    })
+    .catch(() => {
+      res.writeHead(503);
+      res.end();
+    });
+});
+
+server.listen(port, '127.0.0.1', () => {
+  shazbotStart().catch((e: unknown) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exit(1);
+  });
+});
+
+let stopping = false;
+const stop = (): void => {
+  if (stopping) return;
+  stopping = true;
+  void shazbotShutDown().finally(() => {
+    server.close();
+    server.closeAllConnections();
+    process.exit(0);
+  });
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
