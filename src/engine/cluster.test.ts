@@ -127,6 +127,20 @@ describe('cluster engine (virtual time)', () => {
     expect(stored.online.map((s) => s.baseUrl).sort()).toEqual([a.baseUrl, b.baseUrl].sort());
   });
 
+  it('writes unconditionally to a store that sends no ETag, and with If-None-Match: * when there is no list yet', async () => {
+    const w = world();
+    const a = w.make(0);
+    await Promise.all([a.start(), w.clock.advance(50)]);
+    const first = w.list.log.find((r) => r.method === 'PUT')!;
+    expect(first.headers['if-none-match']).toBe('*');
+    w.list.etags = false;
+    w.list.log.length = 0;
+    await w.clock.advance(15_000);
+    const put = w.list.log.find((r) => r.method === 'PUT')!;
+    expect(put.headers['if-match']).toBeUndefined();
+    expect(put.headers['if-none-match']).toBeUndefined();
+  });
+
   it('start resolves in bounded time when the store hangs, then keeps retrying with backoff', async () => {
     const w = world();
     w.net.setDown('http://master-list.test/', 'hang');

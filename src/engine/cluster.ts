@@ -197,6 +197,7 @@ class ClusterEngine implements Cluster {
         safeLog(this.#log, 'info', 'master list read after retry', { attempts: this.#bootstrapRetries, entries: snapshot.entries.length });
         this.#bootstrapRetries = 0;
         await this.#fanout();
+        if (!snapshot.entries.some((e) => e.baseUrl === this.baseUrl && e.state === 'online')) await this.#announce();
       } catch (e) {
         safeLog(this.#log, 'warn', 'master list still unreadable', { attempts: this.#bootstrapRetries, error: e });
         this.#scheduleBootstrapRetry();
@@ -417,7 +418,7 @@ class ClusterEngine implements Cluster {
       try {
         const snapshot = await this.#withTimeout(fetchMasterList(this.#io(), this.config.masterListUrl, () => this.#clock.now()), this.config.masterListTimeoutMs);
         this.#merge(snapshot.entries);
-        await this.#withTimeout(putMasterList(this.#io(), updateUrl, this.config.masterListUpdateAuth, this.#table.entries(), snapshot.etag), this.config.masterListTimeoutMs);
+        await this.#withTimeout(putMasterList(this.#io(), updateUrl, this.config.masterListUpdateAuth, this.#table.entries(), snapshot), this.config.masterListTimeoutMs);
         safeLog(this.#log, 'debug', 'announced to the master list', { entries: this.#table.size });
         return;
       } catch (e) {

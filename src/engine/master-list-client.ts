@@ -7,6 +7,8 @@ import { parseServerList, toServerList, type MessageLimits } from '../protocol/v
 export interface MasterListSnapshot {
   readonly entries: MemberEntry[];
   readonly etag: string | undefined;
+  /** False when the store answered 404: there is no list yet. */
+  readonly exists: boolean;
 }
 
 /** Why a master-list read or write failed. */
@@ -46,7 +48,7 @@ export async function fetchMasterList(io: MasterListIo, url: string, now: () => 
   } catch (e) {
     throw new MasterListError('unreachable', e instanceof TransportError ? e.message : 'request failed', { cause: e });
   }
-  if (res.status === 404) return { entries: [], etag: undefined };
+  if (res.status === 404) return { entries: [], etag: undefined, exists: false };
   if (res.status !== 200) throw new MasterListError('status', `answered HTTP ${res.status}`);
   let parsed: unknown;
   try {
@@ -55,30 +57,29 @@ export async function fetchMasterList(io: MasterListIo, url: string, now: () => 
     throw new MasterListError('corrupt', 'is not valid JSON', { cause: e });
   }
   try {
-    return { entries: parseServerList(parsed, now(), io.limits), etag: res.headers['etag'] };
+    return { entries: parseServerList(parsed, now(), io.limits), etag: res.headers['etag'], exists: true };
   } catch (e) {
     throw new MasterListError('corrupt', `is not a valid server list (${e instanceof Error ? e.message : String(e)})`, { cause: e });
   }
 }
 
 /**
- * PUTs a server list. With an ETag, sends `If-Match`; after a 404 (no list
- * yet), `If-None-Match: *`. Either way a concurrent writer is detected: a 412
- * throws a MasterListError of kind `conflict`.
+ * PUTs a server list, conditional on what was read: with an ETag, `If-Match`;
+ * after a 404 (no list yet), `If-None-Match: *`; after a list served without
+ * an ETag, unconditionally (such a store cannot detect concurrent writers).
+ * A 412 throws a MasterListError of kind `conflict`.
  */
 export async function putMasterList(
   io: MasterListIo,
   url: string,
   auth: string | undefined,
   entries: Iterable<MemberEntry>,
-  etag: string | undefined,
+  read: Pick<MasterListSnapshot, 'etag' | 'exists'>,
 ): Promise<void> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (auth !== undefined) headers['authorization'] = auth;
-  // With an ETag, only overwrite the version we read. Without one (the list
-  // did not exist), only create it if nobody else did in between.
-  if (etag !== undefined) headers['if-match'] = etag;
-  else headers['if-none-match'] = '*';
+  if (read.etag !== undefined) headers['if-match'] = read.etag;
+  else if (!read.exists) headers['if-none-match'] = '*';
   let res;
   try {
     res = await io.transport.request({

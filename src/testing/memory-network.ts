@@ -9,6 +9,8 @@ export type Outage = 'refuse' | 'hang';
 
 /** A master-list store living in the memory network. */
 export interface MemoryMasterList {
+  /** Whether GET answers carry an ETag (a store that cannot do conditional writes when false). @default true */
+  etags: boolean;
   /** The list's URL; GET and PUT both go here. */
   readonly url: string;
   /** The current body, or undefined before the first PUT. */
@@ -51,7 +53,7 @@ export class MemoryNetwork {
 
   /** Creates a master-list store at `url`. */
   masterList(url = 'http://master-list.test/list'): MemoryMasterList {
-    const store: MemoryMasterList = { url, body: undefined, outage: undefined, log: [] };
+    const store: MemoryMasterList = { url, body: undefined, outage: undefined, log: [], etags: true };
     this.#lists.set(url, store);
     return store;
   }
@@ -95,7 +97,7 @@ export class MemoryNetwork {
     const etag = list.body === undefined ? undefined : `"${createHash('sha256').update(list.body).digest('hex').slice(0, 16)}"`;
     if (req.method === 'GET') {
       if (list.body === undefined) return { status: 404, headers: {}, body: '' };
-      return { status: 200, headers: { etag: etag! }, body: list.body };
+      return { status: 200, headers: list.etags ? { etag: etag! } : {}, body: list.body };
     }
     const ifMatch = req.headers?.['if-match'];
     if (ifMatch !== undefined && ifMatch !== etag) return { status: 412, headers: {}, body: '' };
