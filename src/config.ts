@@ -109,11 +109,14 @@ export const DEFAULTS = {
 /** Shortest secret accepted, in characters. `npx clustershazbot keygen`-style secrets are 43. */
 export const MIN_SECRET_LENGTH = 16;
 
+/** Settings used as timer delays: capped at what a timer can wait. */
 const POSITIVE_MS = [
   'gossipIntervalMs', 'masterAnnounceMinimumMs', 'exchangeTimeoutMs', 'masterListTimeoutMs',
-  'bootstrapRetryMinMs', 'bootstrapRetryMaxMs', 'shutdownTimeoutMs', 'maxOfflineAgeMs', 'signatureWindowMs',
-  'maxFutureMs',
+  'bootstrapRetryMinMs', 'bootstrapRetryMaxMs', 'shutdownTimeoutMs',
 ] as const;
+/** Settings that are ages and windows, never waited on: any positive finite duration up to ten years. */
+const POSITIVE_DURATIONS_MS = ['maxOfflineAgeMs', 'signatureWindowMs', 'maxFutureMs'] as const;
+const TEN_YEARS_MS = 10 * 365 * 86_400_000;
 const NON_NEGATIVE_MS = ['masterAnnounceIntervalMs', 'retryDelayMs'] as const;
 const POSITIVE_INTEGERS = ['replayCacheSize', 'maxEntries', 'maxUrlLength', 'maxResponseBytes'] as const;
 /** setTimeout's limit: a larger delay would fire at once. */
@@ -139,6 +142,7 @@ export function resolveOptions(options: ClusterOptions): ResolvedConfig {
   const controlSecrets = splitSecrets(problems, 'controlSecret', o.controlSecret);
 
   for (const k of POSITIVE_MS) checkNumber(problems, k, o[k], { min: 0, exclusiveMin: true, max: MAX_DELAY_MS });
+  for (const k of POSITIVE_DURATIONS_MS) checkNumber(problems, k, o[k], { min: 0, exclusiveMin: true, max: TEN_YEARS_MS });
   for (const k of NON_NEGATIVE_MS) checkNumber(problems, k, o[k], { min: 0, max: MAX_DELAY_MS });
   for (const k of POSITIVE_INTEGERS) checkNumber(problems, k, o[k], { min: 1, integer: true });
   checkNumber(problems, 'fanout', o.fanout, { min: 0, integer: true });

@@ -20,6 +20,8 @@ let instance: Cluster | undefined;
  */
 export function shazbotStart(): Promise<void> {
   try {
+    // A start during a shutdown waits for it, then starts a fresh instance.
+    if (instance?.status === 'stopping') return instance.shutdown().then(() => shazbotStart());
     if (instance === undefined || instance.status === 'stopped') {
       const { options, logLevel } = optionsFromEnv(process.env);
       instance = createCluster(options, { logger: logLevel === 'silent' ? silentLogger : consoleLogger(logLevel) });

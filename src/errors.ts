@@ -22,6 +22,12 @@ export class ShazbotError extends Error {
   readonly status: number;
   /** Same as `status`; read by Nest's and Fastify's default error handling. */
   readonly statusCode: number;
+  /**
+   * Whether the message may be shown to the client (true below 500), as the
+   * http-errors convention has it. Nest 12's default exception filter honours
+   * `statusCode` only on errors that carry this flag.
+   */
+  readonly expose: boolean;
   constructor(
     readonly code: ShazbotErrorCode,
     status: number,
@@ -31,6 +37,7 @@ export class ShazbotError extends Error {
     super(message, options);
     this.status = status;
     this.statusCode = status;
+    this.expose = status < 500;
   }
 }
 

@@ -338,7 +338,8 @@ class ClusterEngine implements Cluster {
         timeoutMs: this.config.exchangeTimeoutMs,
         maxResponseBytes: this.config.maxResponseBytes,
       }), this.config.exchangeTimeoutMs);
-      if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
+      // Any 2xx: a Nest @Post() answers 201.
+      if (res.status < 200 || res.status > 299) throw new Error(`HTTP ${res.status}`);
       let reply: unknown;
       try {
         reply = JSON.parse(res.body);
