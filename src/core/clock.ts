@@ -1,3 +1,5 @@
+import { MinHeap } from './min-heap.js';
+
 /**
  * Time, as the engine sees it. The engine never reads `Date.now()` or calls
  * `setTimeout` itself: it asks a Clock, so the same code runs against real
@@ -38,7 +40,7 @@ export class ManualClock implements Clock {
   #now: number;
   #seq = 0;
   #nextId = 1;
-  #heap: PendingTimer[] = [];
+  readonly #heap = new MinHeap<PendingTimer>((a, b) => a.at < b.at || (a.at === b.at && a.seq < b.seq));
   #cancelled = new Set<number>();
 
   /** @param startMs initial time in ms since the epoch. @default 1_700_000_000_000 */
@@ -54,7 +56,7 @@ export class ManualClock implements Clock {
     const id = this.#nextId++;
     // Whole milliseconds, like Date.now(): fractional delays round up.
     const delay = Number.isFinite(delayMs) && delayMs > 0 ? Math.ceil(delayMs) : 0;
-    this.#push({ id, at: this.#now + delay, seq: this.#seq++, fn });
+    this.#heap.push({ id, at: this.#now + delay, seq: this.#seq++, fn });
     return { id };
   }
 
@@ -64,13 +66,13 @@ export class ManualClock implements Clock {
 
   /** Number of timers still waiting to fire. */
   get pendingTimers(): number {
-    return this.#heap.length - this.#cancelled.size;
+    return this.#heap.size - this.#cancelled.size;
   }
 
   /** Due time of the earliest pending timer, or undefined. */
   nextTimerAt(): number | undefined {
     this.#dropCancelledHead();
-    return this.#heap[0]?.at;
+    return this.#heap.peek()?.at;
   }
 
   /**
@@ -88,9 +90,9 @@ export class ManualClock implements Clock {
     await settle();
     for (;;) {
       this.#dropCancelledHead();
-      const head = this.#heap[0];
+      const head = this.#heap.peek();
       if (head === undefined || head.at > targetMs) break;
-      this.#pop();
+      this.#heap.pop();
       if (head.at > this.#now) this.#now = head.at;
       head.fn();
       await settle();
@@ -110,47 +112,10 @@ export class ManualClock implements Clock {
   }
 
   #dropCancelledHead(): void {
-    while (this.#heap.length > 0 && this.#cancelled.has(this.#heap[0]!.id)) {
-      this.#cancelled.delete(this.#heap[0]!.id);
-      this.#pop();
+    for (let head = this.#heap.peek(); head !== undefined && this.#cancelled.has(head.id); head = this.#heap.peek()) {
+      this.#cancelled.delete(head.id);
+      this.#heap.pop();
     }
-  }
-
-  #less(a: PendingTimer, b: PendingTimer): boolean {
-    return a.at < b.at || (a.at === b.at && a.seq < b.seq);
-  }
-
-  #push(t: PendingTimer): void {
-    const h = this.#heap;
-    h.push(t);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.#less(h[i]!, h[p]!)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
-      i = p;
-    }
-  }
-
-  #pop(): PendingTimer | undefined {
-    const h = this.#heap;
-    const top = h[0];
-    const last = h.pop();
-    if (h.length > 0 && last !== undefined) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && this.#less(h[l]!, h[m]!)) m = l;
-        if (r < h.length && this.#less(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
-        i = m;
-      }
-    }
-    return top;
   }
 }
 

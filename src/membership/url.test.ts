@@ -1,16 +1,9 @@
+import { codeOf } from '../../test/helpers/error-code.js';
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { endpointUrl, normalizeBaseUrl } from './url.js';
 import { ShazbotError } from '../errors.js';
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof ShazbotError ? e.code : `not a ShazbotError: ${String(e)}`;
-  }
-  return undefined;
-}
 
 describe('normalizeBaseUrl', () => {
   it.each([

@@ -1,16 +1,8 @@
+import { codeOf } from '../../test/helpers/error-code.js';
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { canonicalJson, isPlainObject } from './canonical-json.js';
-import { ShazbotError } from '../errors.js';
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof ShazbotError ? e.code : `not a ShazbotError: ${String(e)}`;
-  }
-  return undefined;
-}
 
 function nestedArrays(depth: number): unknown {
   let v: unknown = 0;

@@ -1,3 +1,5 @@
+import { MinHeap } from '../core/min-heap.js';
+
 /**
  * Replay protection for signed messages: a message is accepted once, and
  * only while its timestamp is within a window of the receiver's clock.
@@ -38,7 +40,7 @@ export class ReplayGuard {
   readonly #windowMs: number;
   readonly #maxEntries: number;
   /** Min-heap on t of remembered nonces; holds exactly the nonces in #nonces. */
-  readonly #heap: Seen[] = [];
+  readonly #heap = new MinHeap<Seen>((a, b) => a.t < b.t);
   readonly #nonces = new Set<string>();
   #floor = -Infinity;
 
@@ -68,9 +70,9 @@ export class ReplayGuard {
     this.#expire(now);
     if (!Number.isFinite(t) || Math.abs(now - t) > this.#windowMs || t <= this.#floor) return 'stale';
     if (this.#nonces.has(nonce)) return 'replayed';
-    this.#push({ t, nonce });
+    this.#heap.push({ t, nonce });
     this.#nonces.add(nonce);
-    if (this.#heap.length > this.#maxEntries) {
+    if (this.#heap.size > this.#maxEntries) {
       // Forget the oldest (possibly the one just added): its t becomes the
       // floor, so its message is stale from now on and needs no memory.
       this.#forget();
@@ -81,7 +83,7 @@ export class ReplayGuard {
   /** Forgets entries that are stale at `now`: now - t > windowMs. */
   #expire(now: number): void {
     for (;;) {
-      const head = this.#heap[0];
+      const head = this.#heap.peek();
       if (head === undefined || !(now - head.t > this.#windowMs)) return;
       this.#forget();
     }
@@ -89,42 +91,9 @@ export class ReplayGuard {
 
   /** Removes the entry with the smallest t and raises the floor to it. */
   #forget(): void {
-    const top = this.#pop();
+    const top = this.#heap.pop();
     if (top === undefined) return;
     this.#nonces.delete(top.nonce);
     if (top.t > this.#floor) this.#floor = top.t;
-  }
-
-  #push(item: Seen): void {
-    const h = this.#heap;
-    h.push(item);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (h[p]!.t <= h[i]!.t) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
-      i = p;
-    }
-  }
-
-  #pop(): Seen | undefined {
-    const h = this.#heap;
-    const top = h[0];
-    const last = h.pop();
-    if (h.length > 0 && last !== undefined) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && h[l]!.t < h[m]!.t) m = l;
-        if (r < h.length && h[r]!.t < h[m]!.t) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
-        i = m;
-      }
-    }
-    return top;
   }
 }

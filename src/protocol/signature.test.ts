@@ -1,3 +1,4 @@
+import { codeOf } from '../../test/helpers/error-code.js';
 import { describe, it, expect } from 'vitest';
 import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
@@ -25,14 +26,6 @@ const body = {
   offline: [],
 };
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof ShazbotError ? e.code : `not a ShazbotError: ${String(e)}`;
-  }
-  return undefined;
-}
 
 function verifyHeader(secrets: readonly string[], url: string, b: unknown, header: string): boolean {
   return verifyRequest(secrets, url, b, parseSignedHeader(header));
