@@ -206,10 +206,12 @@ describe('resolveOptions', () => {
   const DELAYS = [
     'gossipIntervalMs', 'masterAnnounceMinimumMs', 'masterAnnounceIntervalMs', 'exchangeTimeoutMs', 'retryDelayMs',
     'masterListTimeoutMs', 'bootstrapRetryMinMs', 'bootstrapRetryMaxMs', 'shutdownTimeoutMs',
+    'probeIntervalMs', 'probeTimeoutMs', 'indirectProbeTimeoutMs', 'gossipTickMs',
   ] as const;
   const DURATIONS = ['maxOfflineAgeMs', 'signatureWindowMs', 'maxFutureMs'] as const;
   const NUMERIC = [
-    ...DELAYS, ...DURATIONS, 'gossipJitter', 'replayCacheSize', 'maxEntries', 'maxUrlLength', 'maxResponseBytes', 'fanout', 'monitorWeight',
+    ...DELAYS, ...DURATIONS, 'gossipJitter', 'indirectProbes', 'pushFanout', 'expectedConfirmations', 'maxPiggyback',
+    'retransmitMult', 'awarenessMax', 'suspicionMult', 'suspicionMaxMult', 'replayCacheSize', 'maxEntries', 'maxUrlLength', 'maxResponseBytes', 'fanout', 'monitorWeight',
   ] as const;
 
   it('covers every numeric default', () => {
@@ -234,7 +236,8 @@ describe('resolveOptions', () => {
     const problems = problemsOf(() => resolveOptions(tooLarge));
     for (const k of DELAYS) expect(about(problems, k), k).toHaveLength(1);
     expect(problems).toHaveLength(DELAYS.length);
-    const atLimit = { ...base, ...Object.fromEntries(DELAYS.map((k) => [k, 2 ** 31 - 1])) } as ClusterOptions;
+    // probeTimeoutMs must stay below probeIntervalMs.
+    const atLimit = { ...base, ...Object.fromEntries(DELAYS.map((k) => [k, 2 ** 31 - 1])), probeTimeoutMs: 2 ** 31 - 2 } as ClusterOptions;
     expect(resolveOptions(atLimit).gossipIntervalMs).toBe(2 ** 31 - 1);
   });
 
@@ -244,6 +247,11 @@ describe('resolveOptions', () => {
     expect(ok.maxOfflineAgeMs).toBe(month);
     const problems = problemsOf(() => resolveOptions({ ...base, ...Object.fromEntries(DURATIONS.map((k) => [k, 11 * 365 * 86_400_000])) }));
     for (const k of DURATIONS) expect(about(problems, k), k).toHaveLength(1);
+  });
+
+  it('rejects a probe timeout that is not shorter than the probe interval', () => {
+    const problems = problemsOf(() => resolveOptions({ ...base, probeIntervalMs: 1_000, probeTimeoutMs: 1_000 }));
+    expect(about(problems, 'probeTimeoutMs')).toHaveLength(1);
   });
 
   it('rejects zero where a positive value is needed and accepts it where zero makes sense', () => {

@@ -71,6 +71,46 @@ export interface ClusterOptions {
   maxResponseBytes?: number;
   /** Weight of each online monitor against 1 for any other server when choosing a gossip partner (capped at half of all choices). @default 8 */
   monitorWeight?: number;
+  /**
+   * Failure-detection period: each server probes one member per period, and a
+   * shared rotating schedule (the probe ring) has every member probed by one
+   * server per period. Shorter detects sooner at the cost of one small signed
+   * exchange (about 470 bytes with HTTP headers) per server per period.
+   * @default 2_500
+   */
+  probeIntervalMs?: number;
+  /** How long a direct probe waits for its answer before the indirect probes start. Must exceed the round-trip time. @default 500 */
+  probeTimeoutMs?: number;
+  /** Members asked to probe a target that missed its direct probe (SWIM's k). 0 disables indirect probes. @default 3 */
+  indirectProbes?: number;
+  /** How long indirect probes may take (two hops each way). @default 1_000 */
+  indirectProbeTimeoutMs?: number;
+  /**
+   * Lifeguard suspicion timeout: at least `suspicionMult × max(1, log10(n)) × probeIntervalMs`
+   * (n = members up), starting `suspicionMaxMult` times higher and shrinking as
+   * independent confirmations arrive. Larger values trade detection time for
+   * fewer false positives under loss or pauses. @default 1
+   */
+  suspicionMult?: number;
+  /** Upper bound of the suspicion timeout as a multiple of its minimum (no confirmations yet). @default 3 */
+  suspicionMaxMult?: number;
+  /** Independent confirmations after which the suspicion timeout reaches its minimum (Lifeguard's K). @default 3 */
+  expectedConfirmations?: number;
+  /** Lifeguard local health: probe timings stretch up to this factor when this server sees signs of its own slowness. @default 8 */
+  awarenessMax?: number;
+  /** Each change is retransmitted `retransmitMult × ceil(log10(n + 1))` times (memberlist's RetransmitMult). @default 4 */
+  retransmitMult?: number;
+  /** While changes wait to be retransmitted, they are pushed every this many ms. @default 200 */
+  gossipTickMs?: number;
+  /** Servers each push goes to. @default 3 */
+  pushFanout?: number;
+  /** Most changes carried by one message. @default 32 */
+  maxPiggyback?: number;
+  /**
+   * Push changes at once and piggyback them on probes. Turning it off leaves
+   * only periodic anti-entropy to spread changes (for measurement). @default true
+   */
+  pushChanges?: boolean;
 }
 
 /** Options with every default filled in and every secret split into a list. */
@@ -104,6 +144,19 @@ export const DEFAULTS = {
   maxFutureMs: 3_600_000,
   maxResponseBytes: 16_777_216,
   monitorWeight: 8,
+  probeIntervalMs: 2_500,
+  probeTimeoutMs: 500,
+  indirectProbes: 3,
+  indirectProbeTimeoutMs: 1_000,
+  suspicionMult: 1,
+  suspicionMaxMult: 3,
+  expectedConfirmations: 3,
+  awarenessMax: 8,
+  retransmitMult: 4,
+  gossipTickMs: 200,
+  pushFanout: 3,
+  maxPiggyback: 32,
+  pushChanges: true,
 } as const satisfies Required<Omit<ClusterOptions, 'baseUrl' | 'secret' | 'controlSecret' | 'masterListUrl' | 'masterListUpdateUrl' | 'masterListUpdateAuth'>>;
 
 /** Shortest secret accepted, in characters. `npx clustershazbot keygen`-style secrets are 43. */
@@ -113,6 +166,7 @@ export const MIN_SECRET_LENGTH = 16;
 const POSITIVE_MS = [
   'gossipIntervalMs', 'masterAnnounceMinimumMs', 'exchangeTimeoutMs', 'masterListTimeoutMs',
   'bootstrapRetryMinMs', 'bootstrapRetryMaxMs', 'shutdownTimeoutMs',
+  'probeIntervalMs', 'probeTimeoutMs', 'indirectProbeTimeoutMs', 'gossipTickMs',
 ] as const;
 /** Settings that are ages and windows, never waited on: any positive finite duration up to ten years. */
 const POSITIVE_DURATIONS_MS = ['maxOfflineAgeMs', 'signatureWindowMs', 'maxFutureMs'] as const;
@@ -146,13 +200,20 @@ export function resolveOptions(options: ClusterOptions): ResolvedConfig {
   for (const k of NON_NEGATIVE_MS) checkNumber(problems, k, o[k], { min: 0, max: MAX_DELAY_MS });
   for (const k of POSITIVE_INTEGERS) checkNumber(problems, k, o[k], { min: 1, integer: true });
   checkNumber(problems, 'fanout', o.fanout, { min: 0, integer: true });
+  for (const k of ['indirectProbes', 'pushFanout', 'expectedConfirmations'] as const) checkNumber(problems, k, o[k], { min: 0, integer: true });
+  for (const k of ['maxPiggyback', 'retransmitMult', 'awarenessMax'] as const) checkNumber(problems, k, o[k], { min: 1, integer: true });
+  checkNumber(problems, 'suspicionMult', o.suspicionMult, { min: 0, exclusiveMin: true });
+  checkNumber(problems, 'suspicionMaxMult', o.suspicionMaxMult, { min: 1 });
   checkNumber(problems, 'gossipJitter', o.gossipJitter, { min: 0, max: 0.9 });
   checkNumber(problems, 'monitorWeight', o.monitorWeight, { min: 1 });
-  for (const k of ['monitor', 'updateMasterListOnShutdown'] as const) {
+  for (const k of ['monitor', 'updateMasterListOnShutdown', 'pushChanges'] as const) {
     if (typeof o[k] !== 'boolean') problems.push(`${k}: must be a boolean`);
   }
   if (problems.length === 0 && o.bootstrapRetryMaxMs < o.bootstrapRetryMinMs) {
     problems.push('bootstrapRetryMaxMs: must be at least bootstrapRetryMinMs');
+  }
+  if (problems.length === 0 && o.probeTimeoutMs >= o.probeIntervalMs) {
+    problems.push('probeTimeoutMs: must be shorter than probeIntervalMs');
   }
   if (problems.length > 0) throw new ConfigError(problems);
 

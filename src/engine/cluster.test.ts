@@ -51,7 +51,7 @@ describe('cluster engine (virtual time)', () => {
     await Promise.all([a.start(), b.start(), w.clock.advance(50)]);
     await w.clock.advance(200_000);
     const times = w.net.requests
-      .filter((r) => r.from === a.baseUrl && r.url === `${b.baseUrl}clustershazbot/gossip`)
+      .filter((r) => r.from === a.baseUrl && r.url === `${b.baseUrl}clustershazbot/gossip` && r.kind === 'anti-entropy')
       .map((r) => r.at);
     expect(times.length).toBeGreaterThan(100);
     const gaps = times.slice(2).map((t, i) => t - times[i + 1]!);
@@ -175,38 +175,43 @@ describe('cluster engine (virtual time)', () => {
     expect(onlineUrls(a)).toContain(b.baseUrl);
   });
 
-  it('marks a peer offline only after its exchange and one retry both fail', async () => {
+  it('a crashed peer is probed, probed indirectly, suspected, then marked offline when the suspicion times out', async () => {
     const w = world();
-    const a = w.make(0);
-    const b = w.make(1);
-    await startInTurn(w, [a, b]);
-    await w.clock.advance(3_000);
-    expect(onlineUrls(a)).toContain(b.baseUrl);
-    const downs: string[] = [];
-    a.on('server:down', (s, reason) => downs.push(`${s.baseUrl}:${reason}`));
+    const cs = [0, 1, 2, 3].map((i) => w.make(i));
+    await startInTurn(w, cs);
+    await w.clock.advance(5_000);
+    const [a, b] = cs as [typeof cs[0], typeof cs[0]];
+    const seen: string[] = [];
+    a.on('server:suspect', (s) => seen.push(`suspect ${s.baseUrl}`));
+    a.on('server:down', (s, reason) => seen.push(`down ${s.baseUrl} ${reason}`));
     w.net.setDown(b.baseUrl, 'refuse');
     const t0 = w.clock.now();
-    // One round fails, the retry a second later fails too.
-    while (a.member(b.baseUrl)?.state === 'online') await w.clock.advance(100);
-    const attempts = w.net.requests.filter((r) => r.from === a.baseUrl && r.url.startsWith(b.baseUrl) && r.at >= t0);
-    expect(attempts.length).toBe(2);
-    expect(attempts[1]!.at - attempts[0]!.at).toBeGreaterThanOrEqual(1_000);
-    expect(a.member(b.baseUrl)).toMatchObject({ state: 'offline', reason: 'failed' });
-    expect(downs).toEqual([`${b.baseUrl}:failed`]);
+    let downAt: number | undefined;
+    a.on('server:down', () => {
+      downAt ??= w.clock.now();
+    });
+    for (let i = 0; i < 400 && downAt === undefined; i++) await w.clock.advance(100);
+    expect(seen).toEqual([`suspect ${b.baseUrl}`, `down ${b.baseUrl} failed`]);
+    // Someone asked others to probe b before suspecting it.
+    expect(w.net.requests.some((r) => r.kind === 'indirect' && r.at >= t0)).toBe(true);
+    // Probe ring: b is probed within one period; the suspicion then lasts at
+    // most suspicionMaxMult × min (n = 4: min = 1 × max(1, log10 4) × 2.5 s).
+    expect(downAt! - t0).toBeLessThanOrEqual(2 * 2_500 + 1_500 + 3 * 2_500);
+    for (const c of cs.slice(2)) expect(c.member(b.baseUrl)).toMatchObject({ state: 'offline', reason: 'failed' });
   });
 
-  it('a failure followed by a successful retry marks nobody offline', async () => {
+  it('a peer that only one server cannot reach is not suspected: the indirect probes reach it', async () => {
     const w = world();
-    const a = w.make(0);
-    const b = w.make(1);
-    await Promise.all([a.start(), b.start(), w.clock.advance(100)]);
-    w.net.setDown(b.baseUrl, 'refuse');
-    // Let one of a's rounds fail, then bring b back before the retry.
-    const before = w.net.requests.length;
-    while (!w.net.requests.slice(before).some((r) => r.from === a.baseUrl && r.url.startsWith(b.baseUrl))) await w.clock.advance(10);
-    w.net.setDown(b.baseUrl, undefined);
-    await w.clock.advance(20_000);
-    expect(a.member(b.baseUrl)?.state).toBe('online');
+    const cs = [0, 1, 2, 3].map((i) => w.make(i));
+    await startInTurn(w, cs);
+    const [a, b] = cs as [typeof cs[0], typeof cs[0]];
+    w.net.block(a.baseUrl, b.baseUrl);
+    const suspected: string[] = [];
+    for (const c of cs) c.on('server:suspect', (s) => suspected.push(s.baseUrl));
+    await w.clock.advance(60_000);
+    expect(suspected).toEqual([]);
+    for (const c of cs) expect(c.member(b.baseUrl)?.state).toBe('online');
+    expect(w.net.requests.some((r) => r.from === a.baseUrl && r.kind === 'indirect')).toBe(true);
   });
 
   it('a server falsely claimed offline refutes the claim with a higher version', async () => {
@@ -250,7 +255,7 @@ describe('cluster engine (virtual time)', () => {
   it('removes offline entries 24 h after their version, and does not take them back', async () => {
     const w = world();
     // Slow timers so that a virtual day is only a few thousand rounds.
-    const slow = { gossipIntervalMs: 60_000, masterAnnounceMinimumMs: 3_600_000 };
+    const slow = { gossipIntervalMs: 60_000, probeIntervalMs: 60_000, masterAnnounceMinimumMs: 3_600_000 };
     const a = w.make(0, slow);
     const b = w.make(1, slow);
     const c = w.make(2, slow);
@@ -262,7 +267,8 @@ describe('cluster engine (virtual time)', () => {
     const left = a.member(c.baseUrl)!.lastUpdate;
     await w.clock.advanceTo(left + 24 * 3_600_000 - 60_000);
     expect(a.member(c.baseUrl)?.state).toBe('offline');
-    await w.clock.advanceTo(left + 24 * 3_600_000 + 60_000);
+    // Pruning runs with each anti-entropy round: at most 72 s apart here.
+    await w.clock.advanceTo(left + 24 * 3_600_000 + 75_000);
     expect(a.member(c.baseUrl)).toBeUndefined();
     expect(b.member(c.baseUrl)).toBeUndefined();
   }, 60_000);

@@ -7,7 +7,8 @@ import { cryptoRandom } from '../core/system-random.js';
 import { createHttpTransport } from '../core/http-transport.js';
 import { resolveOptions, type ClusterOptions, type ResolvedConfig } from '../config.js';
 import { NotStartedError, UnauthorizedError } from '../errors.js';
-import type { MemberEntry, OfflineReason, ServerState } from '../membership/entry.js';
+import { TableDigest } from '../membership/digest.js';
+import type { MemberEntry, OfflineReason } from '../membership/entry.js';
 import type { MemberChange } from '../membership/merge.js';
 import { MembershipTable, isExpiredTombstone } from '../membership/table.js';
 import { endpointUrl, normalizeBaseUrl } from '../membership/url.js';
@@ -15,11 +16,16 @@ import { ReplayGuard } from '../protocol/replay-guard.js';
 import {
   checkBearer, makeNonce, parseSignedHeader, signReply, signRequest, verifyReply, verifyRequest,
 } from '../protocol/signature.js';
-import { parseControlMessage, parseGossipMessage, toServerList, type MessageLimits } from '../protocol/validate.js';
+import {
+  parseControlMessage, parseGossipExtras, parseGossipMessage, toServerList, type GossipExtras, type MessageLimits,
+} from '../protocol/validate.js';
 import type { ControlMessage, GossipMessage, ServerList } from '../types.js';
+import { Dissemination } from './dissemination.js';
 import { Emitter, type ClusterEvents, type ClusterStatus } from './events.js';
+import { FailureDetector } from './failure-detector.js';
 import { fetchMasterList, MasterListError, putMasterList, type MasterListIo } from './master-list-client.js';
 import { choosePeer } from './peer-selection.js';
+import type { EnginePorts, Outgoing } from './ports.js';
 
 /** The collaborators of a cluster instance; each defaults to the real one. */
 export interface ClusterDeps {
@@ -31,6 +37,12 @@ export interface ClusterDeps {
   transport?: Transport;
   /** @default silent */
   logger?: Logger;
+  /**
+   * Membership to start from, e.g. a snapshot saved before a restart (or, in
+   * the simulator, the whole cluster, so that thousands of servers need not
+   * bootstrap at once). Entries are validated by the caller. @default none
+   */
+  snapshot?: readonly MemberEntry[];
 }
 
 /** One member of a cluster: its state, its handlers and its events. */
@@ -43,9 +55,9 @@ export interface Cluster {
   readonly config: ResolvedConfig;
   /**
    * Downloads the master list, exchanges with up to `fanout` random servers and
-   * every monitor, then starts the gossip and announce timers. Resolves within
-   * `masterListTimeoutMs + exchangeTimeoutMs` even if the store or peers hang;
-   * a failed download is retried in the background. Idempotent.
+   * every monitor, then starts the probe, anti-entropy and announce timers.
+   * Resolves within `masterListTimeoutMs + exchangeTimeoutMs` even if the store
+   * or peers hang; a failed download is retried in the background. Idempotent.
    */
   start(): Promise<void>;
   /**
@@ -54,7 +66,7 @@ export interface Cluster {
    * Resolves within `shutdownTimeoutMs`. Idempotent.
    */
   shutdown(): Promise<void>;
-  /** Handles `POST /clustershazbot/gossip`: verifies, merges, answers with the full signed list. */
+  /** Handles `POST /clustershazbot/gossip`: verifies, merges, answers signed. */
   handleGossip(authorization: string, body: unknown): Promise<GossipMessage>;
   /** Handles `GET /clustershazbot/list`: online servers, plus offline ones with the control secret. */
   handleList(authorization: string): Promise<ServerList>;
@@ -66,6 +78,8 @@ export interface Cluster {
   member(baseUrl: string): MemberEntry | undefined;
   /** This server's own entry. */
   self(): MemberEntry;
+  /** An order-independent digest of the membership table (equal tables, equal digests). */
+  digest(): string;
   /** Subscribes to an event; returns the unsubscribe function. */
   on<K extends keyof ClusterEvents>(event: K, listener: ClusterEvents[K]): () => void;
 }
@@ -76,24 +90,30 @@ export function createCluster(options: ClusterOptions, deps: ClusterDeps = {}): 
 }
 
 interface DesiredSelf {
-  state: ServerState;
+  state: 'online' | 'offline';
   reason?: OfflineReason;
 }
 
-class ClusterEngine implements Cluster {
+class ClusterEngine implements Cluster, EnginePorts {
   readonly config: ResolvedConfig;
   readonly baseUrl: string;
-  readonly #clock: Clock;
-  readonly #random: Random;
+  readonly selfUrl: string;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly log: Logger;
+  readonly table: MembershipTable;
   readonly #transport: Transport;
-  readonly #log: Logger;
   readonly #events: Emitter<ClusterEvents>;
-  readonly #table: MembershipTable;
   readonly #replay: ReplayGuard;
   readonly #limits: MessageLimits;
   readonly #gossipUrl: string;
+  readonly #digest = new TableDigest();
+  readonly #monitors = new Set<string>();
+  /** Peers that answered without a digest: they speak only the seed format and get full lists. */
+  readonly #legacyPeers = new Set<string>();
+  readonly #dissemination: Dissemination;
+  readonly #detector: FailureDetector;
   readonly #timers = new Set<TimerHandle>();
-  readonly #sleepers = new Set<() => void>();
   #status: ClusterStatus = 'idle';
   #desired: DesiredSelf = { state: 'online' };
   #startPromise: Promise<void> | undefined;
@@ -103,15 +123,27 @@ class ClusterEngine implements Cluster {
   constructor(config: ResolvedConfig, deps: ClusterDeps) {
     this.config = config;
     this.baseUrl = normalizeBaseUrl(config.baseUrl, config.maxUrlLength);
+    this.selfUrl = this.baseUrl;
     this.#gossipUrl = endpointUrl(this.baseUrl, 'gossip');
-    this.#clock = deps.clock ?? systemClock;
-    this.#random = deps.random ?? cryptoRandom;
+    this.clock = deps.clock ?? systemClock;
+    this.random = deps.random ?? cryptoRandom;
     this.#transport = deps.transport ?? createHttpTransport();
-    this.#log = deps.logger ?? silentLogger;
-    this.#events = new Emitter<ClusterEvents>(this.#log);
-    this.#table = new MembershipTable(this.baseUrl);
+    this.log = deps.logger ?? silentLogger;
+    this.#events = new Emitter<ClusterEvents>(this.log);
+    this.table = new MembershipTable(this.baseUrl);
     this.#replay = new ReplayGuard({ windowMs: config.signatureWindowMs, maxEntries: config.replayCacheSize });
     this.#limits = { maxEntries: config.maxEntries, maxUrlLength: config.maxUrlLength, maxFutureMs: config.maxFutureMs };
+    this.#dissemination = new Dissemination(this);
+    this.#detector = new FailureDetector(this, this.#dissemination);
+    this.table.onEntryChange((before, after) => {
+      if (before !== undefined) this.#digest.remove(before);
+      if (after !== undefined) this.#digest.add(after);
+      const url = (after ?? before)!.baseUrl;
+      if (url !== this.baseUrl && after !== undefined && after.state !== 'offline' && after.monitor) this.#monitors.add(url);
+      else this.#monitors.delete(url);
+      this.#detector.onChange(before, after);
+    });
+    if (deps.snapshot !== undefined) this.table.apply(deps.snapshot);
   }
 
   get status(): ClusterStatus {
@@ -123,24 +155,32 @@ class ClusterEngine implements Cluster {
     return this.#status;
   }
 
+  isActive(): boolean {
+    return this.#status === 'running' || this.#status === 'starting';
+  }
+
   on<K extends keyof ClusterEvents>(event: K, listener: ClusterEvents[K]): () => void {
     return this.#events.on(event, listener);
   }
 
   members(): MemberEntry[] {
-    return this.#table.entries();
+    return this.table.entries();
   }
 
   member(baseUrl: string): MemberEntry | undefined {
     try {
-      return this.#table.get(normalizeBaseUrl(baseUrl, this.config.maxUrlLength));
+      return this.table.get(normalizeBaseUrl(baseUrl, this.config.maxUrlLength));
     } catch {
       return undefined;
     }
   }
 
   self(): MemberEntry {
-    return this.#table.get(this.baseUrl) ?? this.#assertSelf();
+    return this.table.get(this.baseUrl) ?? this.#assertSelf();
+  }
+
+  digest(): string {
+    return this.#digest.toString();
   }
 
   // ---- lifecycle -------------------------------------------------------------
@@ -154,16 +194,17 @@ class ClusterEngine implements Cluster {
     if (this.#status !== 'idle') return;
     this.#setStatus('starting');
     this.#assertSelf();
-    safeLog(this.#log, 'info', 'starting', { baseUrl: this.baseUrl, monitor: this.config.monitor });
+    safeLog(this.log, 'info', 'starting', { baseUrl: this.baseUrl, monitor: this.config.monitor });
     const listed = await this.#bootstrap();
     if (this.#currentStatus() !== 'starting') return; // shut down while bootstrapping
     this.#setStatus('running');
-    this.#scheduleGossip();
+    this.#detector.start();
+    this.#scheduleAntiEntropy();
     this.#scheduleAnnounce(this.#announceDelay());
     // A server the master list does not know yet announces at once, so the
     // next server to start finds it instead of forming a cluster of its own.
     if (listed === false) this.#spawn('announce', () => this.#announce());
-    safeLog(this.#log, 'info', 'running', { known: this.#table.size, online: this.#table.online().length });
+    safeLog(this.log, 'info', 'running', { known: this.table.size, up: this.table.upPeerUrls().length + 1 });
   }
 
   /**
@@ -173,43 +214,47 @@ class ClusterEngine implements Cluster {
   async #bootstrap(): Promise<boolean | undefined> {
     let listed: boolean | undefined;
     try {
-      const snapshot = await this.#withTimeout(fetchMasterList(this.#io(), this.config.masterListUrl, () => this.#clock.now()), this.config.masterListTimeoutMs);
-      this.#merge(snapshot.entries);
+      const snapshot = await this.#readMasterList();
+      this.#merge(snapshot.entries, false);
       listed = snapshot.entries.some((e) => e.baseUrl === this.baseUrl && e.state === 'online');
     } catch (e) {
-      safeLog(this.#log, 'warn', 'could not read the master list at start; retrying in the background', {
+      safeLog(this.log, 'warn', 'could not read the master list at start; retrying in the background', {
         url: redactUrl(this.config.masterListUrl), error: e,
       });
       this.#scheduleBootstrapRetry();
     }
-    await this.#fanout();
+    await this.#fanout((peer) => this.#antiEntropy(peer));
     return listed;
+  }
+
+  #readMasterList() {
+    return this.#withTimeout(fetchMasterList(this.#io(), this.config.masterListUrl, () => this.clock.now()), this.config.masterListTimeoutMs);
   }
 
   #scheduleBootstrapRetry(): void {
     const base = Math.min(this.config.bootstrapRetryMaxMs, this.config.bootstrapRetryMinMs * 2 ** this.#bootstrapRetries);
     this.#bootstrapRetries++;
-    this.#after(Math.round(randomBetween(this.#random, base / 2, base)), 'master-list retry', async () => {
-      if (this.#status !== 'running' && this.#status !== 'starting') return;
+    this.after(Math.round(randomBetween(this.random, base / 2, base)), 'master-list retry', async () => {
+      if (!this.isActive()) return;
       try {
-        const snapshot = await this.#withTimeout(fetchMasterList(this.#io(), this.config.masterListUrl, () => this.#clock.now()), this.config.masterListTimeoutMs);
-        this.#merge(snapshot.entries);
-        safeLog(this.#log, 'info', 'master list read after retry', { attempts: this.#bootstrapRetries, entries: snapshot.entries.length });
+        const snapshot = await this.#readMasterList();
+        this.#merge(snapshot.entries, false);
+        safeLog(this.log, 'info', 'master list read after retry', { attempts: this.#bootstrapRetries, entries: snapshot.entries.length });
         this.#bootstrapRetries = 0;
-        await this.#fanout();
+        await this.#fanout((peer) => this.#antiEntropy(peer));
         if (!snapshot.entries.some((e) => e.baseUrl === this.baseUrl && e.state === 'online')) await this.#announce();
       } catch (e) {
-        safeLog(this.#log, 'warn', 'master list still unreadable', { attempts: this.#bootstrapRetries, error: e });
+        safeLog(this.log, 'warn', 'master list still unreadable', { attempts: this.#bootstrapRetries, error: e });
         this.#scheduleBootstrapRetry();
       }
     });
   }
 
-  /** Exchanges at once with up to `fanout` random online servers plus every online monitor. */
-  async #fanout(): Promise<void> {
-    const peers = this.#table.onlinePeers();
-    const targets = [...peers.filter((p) => p.monitor), ...sample(this.#random, peers.filter((p) => !p.monitor), this.config.fanout)];
-    await Promise.all(targets.map((p) => this.#exchange(p.baseUrl)));
+  /** Runs `exchange` with up to `fanout` random up servers plus every up monitor, concurrently. */
+  async #fanout(exchange: (peer: string) => Promise<unknown>): Promise<void> {
+    const others = this.table.upPeerUrls().filter((u) => !this.#monitors.has(u));
+    const targets = [...this.#monitors, ...sample(this.random, others, this.config.fanout)];
+    await Promise.all(targets.map(exchange));
   }
 
   shutdown(): Promise<void> {
@@ -225,12 +270,13 @@ class ClusterEngine implements Cluster {
     this.#setStatus('stopping');
     this.#cancelTimers();
     this.#desired = { state: 'offline', reason: 'left' };
-    this.#assertSelf();
-    safeLog(this.#log, 'info', 'shutting down: telling peers this server leaves');
-    const work = [this.#fanout()];
+    const self = this.#assertSelf();
+    safeLog(this.log, 'info', 'shutting down: telling peers this server leaves');
+    const timeout = Math.min(this.config.exchangeTimeoutMs, this.config.shutdownTimeoutMs);
+    const work = [this.#fanout((peer) => this.send(peer, { entries: [self], ping: true }, timeout))];
     if (this.config.updateMasterListOnShutdown) work.push(this.#announce());
     await this.#withTimeout(Promise.all(work), this.config.shutdownTimeoutMs).catch(() => {
-      safeLog(this.#log, 'warn', 'shutdown notifications did not all finish in time', { timeoutMs: this.config.shutdownTimeoutMs });
+      safeLog(this.log, 'warn', 'shutdown notifications did not all finish in time', { timeoutMs: this.config.shutdownTimeoutMs });
     });
     this.#cancelTimers();
     this.#setStatus('stopped');
@@ -242,20 +288,33 @@ class ClusterEngine implements Cluster {
     this.#assertServing();
     if (typeof authorization !== 'string' || authorization === '') throw new UnauthorizedError('missing signature');
     const header = parseSignedHeader(authorization);
-    const now = this.#clock.now();
+    const now = this.clock.now();
     if (Math.abs(now - header.t) > this.config.signatureWindowMs) throw new UnauthorizedError('stale signature timestamp');
     if (!verifyRequest(this.config.secrets, this.#gossipUrl, body, header)) throw new UnauthorizedError('invalid signature');
     const seen = this.#replay.check(header.t, header.n, now);
     if (seen === 'replayed') throw new UnauthorizedError('replayed request', 'REPLAYED');
     if (seen === 'stale') throw new UnauthorizedError('stale signature timestamp');
-    this.#merge(parseGossipMessage(body, now, this.#limits));
-    const reply = { message: 'gossip', ...toServerList(this.#table.entries()) };
-    return signReply(this.config.secrets[0]!, this.#gossipUrl, header.n, reply, now, makeNonce(this.#random)) as unknown as GossipMessage;
+    const entries = parseGossipMessage(body, now, this.#limits);
+    const extras = parseGossipExtras(body, this.#limits);
+    // A message without any of our optional fields comes from a seed-format
+    // peer: it sent its whole list and expects ours.
+    const seedFormat = !extras.ping && extras.digest === undefined && extras.probe === undefined;
+    this.#merge(entries, !(seedFormat || extras.full));
+    const probeOk = extras.probe === undefined ? undefined : await this.#probeFor(extras.probe);
+    const full = seedFormat || (extras.digest !== undefined && extras.digest !== this.#digest.toString());
+    const reply: Record<string, unknown> = {
+      message: 'gossip',
+      ...toServerList(full ? this.table.entries() : this.#dissemination.take()),
+      digest: this.#digest.toString(),
+    };
+    if (full) reply['full'] = true;
+    if (probeOk !== undefined) reply['probeOk'] = probeOk;
+    return signReply(this.config.secrets[0]!, this.#gossipUrl, header.n, reply, this.clock.now(), makeNonce(this.random)) as unknown as GossipMessage;
   }
 
   async handleList(authorization: string): Promise<ServerList> {
     this.#assertServing();
-    const list = toServerList(this.#table.entries());
+    const list = toServerList(this.table.entries());
     if (authorization === undefined || authorization === null || authorization === '') return { online: list.online };
     if (typeof authorization !== 'string' || !checkBearer(authorization, this.config.controlSecrets)) {
       throw new UnauthorizedError('invalid control authorization');
@@ -274,9 +333,7 @@ class ClusterEngine implements Cluster {
     if (want.state === this.#desired.state && want.reason === this.#desired.reason) return;
     this.#desired = want;
     const self = this.#assertSelf();
-    safeLog(this.#log, 'info', online ? 'operator brought this server online' : 'operator took this server offline', { version: self.lastUpdate });
-    // Tell a few servers at once instead of waiting for the next round.
-    this.#spawn('control push', () => this.#push(3));
+    safeLog(this.log, 'info', online ? 'operator brought this server online' : 'operator took this server offline', { version: self.lastUpdate });
   }
 
   #assertServing(): void {
@@ -284,60 +341,74 @@ class ClusterEngine implements Cluster {
     if (this.#status === 'stopped') throw new NotStartedError('clustershazbot has shut down', 'STOPPED');
   }
 
-  // ---- gossip ----------------------------------------------------------------
+  /**
+   * Probes `target` on a peer's behalf. Only a member this server itself
+   * lists as up is ever contacted: a URL in a request never makes this server
+   * send anything to an address it did not already trust.
+   */
+  async #probeFor(target: string): Promise<boolean> {
+    if (target === this.baseUrl) return true;
+    const entry = this.table.get(target);
+    if (entry === undefined || entry.state === 'offline') return false;
+    const reply = await this.send(target, { entries: this.#dissemination.take(), ping: true }, this.config.probeTimeoutMs);
+    return reply !== undefined;
+  }
 
-  #scheduleGossip(): void {
+  // ---- exchanges ---------------------------------------------------------------
+
+  #scheduleAntiEntropy(): void {
     const { gossipIntervalMs: base, gossipJitter: j } = this.config;
-    this.#after(Math.round(base * randomBetween(this.#random, 1 - j, 1 + j)), 'gossip round', async () => {
-      await this.#gossipRound();
-      if (this.#status === 'running') this.#scheduleGossip();
+    this.after(Math.round(base * randomBetween(this.random, 1 - j, 1 + j)), 'anti-entropy', async () => {
+      const now = this.clock.now();
+      for (const gone of this.table.prune(now, this.config.maxOfflineAgeMs)) {
+        safeLog(this.log, 'debug', 'forgot offline server', { baseUrl: gone.baseUrl });
+      }
+      const peer = choosePeer(this.table.upPeerUrls(), this.#monitors, this.random, this.config.monitorWeight);
+      if (peer !== undefined) await this.#antiEntropy(peer);
+      if (this.#status === 'running') this.#scheduleAntiEntropy();
     });
   }
 
-  /** One anti-entropy round: exchange with one peer; if it and one retry fail, mark the peer offline. */
-  async #gossipRound(): Promise<void> {
-    const now = this.#clock.now();
-    for (const gone of this.#table.prune(now, this.config.maxOfflineAgeMs)) {
-      safeLog(this.#log, 'debug', 'forgot offline server', { baseUrl: gone.baseUrl });
+  /**
+   * One anti-entropy exchange: digests first, whole lists only where they
+   * differ. The peer answers with its whole list if its digest differs from
+   * ours; if ours still differs from its afterwards, we hold something it
+   * lacks and push our whole list. A seed-format peer gets whole lists.
+   */
+  async #antiEntropy(peer: string): Promise<void> {
+    if (this.#legacyPeers.has(peer)) {
+      await this.send(peer, { entries: 'full' }, this.config.exchangeTimeoutMs);
+      return;
     }
-    const peer = choosePeer(this.#table.onlinePeers(), this.#random, this.config.monitorWeight);
-    if (peer === undefined) return;
-    if (await this.#exchange(peer.baseUrl)) return;
-    await this.#sleep(this.config.retryDelayMs);
-    if (this.#status !== 'running') return;
-    if (await this.#exchange(peer.baseUrl)) return;
-    const current = this.#table.get(peer.baseUrl);
-    // If the entry moved on meanwhile (the peer refuted, or someone else
-    // already marked it), the failures we saw say nothing about the new version.
-    if (current === undefined || current.state !== 'online' || current.lastUpdate !== peer.lastUpdate) return;
-    const change = this.#table.markOffline(peer.baseUrl, 'failed', this.#clock.now());
-    if (change !== undefined) {
-      safeLog(this.#log, 'warn', 'peer unreachable after a retry: marked offline', { baseUrl: peer.baseUrl });
-      this.#emitChanges([change]);
+    const reply = await this.send(peer, { entries: this.#dissemination.take(), digest: true }, this.config.exchangeTimeoutMs);
+    if (reply === undefined || reply.digest === undefined) return;
+    if (reply.digest !== this.#digest.toString()) {
+      await this.send(peer, { entries: 'full', ping: true }, this.config.exchangeTimeoutMs);
     }
   }
 
-  /** Exchanges with `count` random online peers at once (used after a local change). */
-  async #push(count: number): Promise<void> {
-    const targets = sample(this.#random, this.#table.onlinePeers(), count);
-    await Promise.all(targets.map((p) => this.#exchange(p.baseUrl)));
-  }
-
-  /** One signed push-pull exchange. Never throws; resolves whether it succeeded. */
-  async #exchange(peerUrl: string): Promise<boolean> {
-    const target = endpointUrl(peerUrl, 'gossip');
-    const body = { message: 'gossip', ...toServerList(this.#table.entries()) };
-    const t = this.#clock.now();
-    const nonce = makeNonce(this.#random);
+  /** One signed exchange. Never throws; resolves the reply's extras, or undefined if it failed. */
+  async send(peer: string, out: Outgoing, timeoutMs: number): Promise<GossipExtras | undefined> {
+    const target = endpointUrl(peer, 'gossip');
+    const body: Record<string, unknown> = {
+      message: 'gossip',
+      ...toServerList(out.entries === 'full' ? this.table.entries() : out.entries),
+    };
+    if (out.digest) body['digest'] = this.#digest.toString();
+    if (out.ping) body['ping'] = true;
+    if (out.probe !== undefined) body['probe'] = out.probe;
+    if (out.entries === 'full' && (out.ping || out.digest)) body['full'] = true;
+    const t = this.clock.now();
+    const nonce = makeNonce(this.random);
     try {
       const res = await this.#withTimeout(this.#transport.request({
         method: 'POST',
         url: target,
         headers: { 'content-type': 'application/json', authorization: signRequest(this.config.secrets[0]!, target, body, t, nonce) },
         body: JSON.stringify(body),
-        timeoutMs: this.config.exchangeTimeoutMs,
+        timeoutMs,
         maxResponseBytes: this.config.maxResponseBytes,
-      }), this.config.exchangeTimeoutMs);
+      }), timeoutMs);
       // Any 2xx: a Nest @Post() answers 201.
       if (res.status < 200 || res.status > 299) throw new Error(`HTTP ${res.status}`);
       let reply: unknown;
@@ -348,60 +419,83 @@ class ClusterEngine implements Cluster {
       }
       const signed = verifyReply(this.config.secrets, target, nonce, reply);
       if (signed === undefined) throw new Error('reply signature invalid');
-      const now = this.#clock.now();
+      const now = this.clock.now();
       if (Math.abs(now - signed.t) > this.config.signatureWindowMs) throw new Error('reply timestamp outside the signature window');
-      this.#merge(parseGossipMessage(reply, now, this.#limits));
-      return true;
+      const entries = parseGossipMessage(reply, now, this.#limits);
+      const extras = parseGossipExtras(reply, this.#limits);
+      if (extras.digest === undefined) this.#legacyPeers.add(peer);
+      else this.#legacyPeers.delete(peer);
+      this.#merge(entries, !(extras.full || extras.digest === undefined));
+      return extras;
     } catch (e) {
-      safeLog(this.#log, 'debug', 'exchange failed', { peer: peerUrl, error: e });
-      return false;
+      safeLog(this.log, 'debug', 'exchange failed', { peer, error: e });
+      return undefined;
     }
   }
 
-  /** Merges validated entries, drops tombstones past the horizon, and refutes false claims about this server. */
-  #merge(entries: readonly MemberEntry[]): void {
-    const now = this.#clock.now();
+  // ---- merging -------------------------------------------------------------------
+
+  /**
+   * Merges validated entries: drops tombstones past the horizon, applies the
+   * CRDT join, reacts to each change (events, suspicion timers, and, for
+   * changes that arrived as news rather than in a whole list, onward
+   * dissemination), counts suspicion confirmations, and refutes false claims
+   * about this server.
+   */
+  #merge(entries: readonly MemberEntry[], rebroadcast: boolean): void {
+    const now = this.clock.now();
     const fresh = entries.filter((e) => !isExpiredTombstone(e, now, this.config.maxOfflineAgeMs));
-    this.#emitChanges(this.#table.apply(fresh));
+    for (const change of this.table.apply(fresh)) this.#react(change, rebroadcast);
+    for (const e of fresh) {
+      if (e.state === 'suspect' && e.by !== undefined && e.baseUrl !== this.baseUrl && this.#detector.confirm(e) && rebroadcast) {
+        this.#dissemination.enqueue(e, `${e.baseUrl}#${e.by}`);
+      }
+    }
     this.#assertSelf();
+  }
+
+  applyOwnChange(change: MemberChange | undefined): void {
+    if (change !== undefined) this.#react(change, true);
+  }
+
+  #react({ before, after }: MemberChange, rebroadcast: boolean): void {
+    if (rebroadcast) this.#dissemination.enqueue(after);
+    if (after.baseUrl === this.baseUrl) return;
+    const wasUp = before !== undefined && before.state !== 'offline';
+    if (after.state !== 'offline' && !wasUp) this.#events.emit('server:up', after);
+    if (after.state === 'suspect' && before?.state !== 'suspect') this.#events.emit('server:suspect', after);
+    if (after.state === 'offline' && wasUp) this.#events.emit('server:down', after, after.reason ?? 'unknown');
   }
 
   /**
    * Makes the table's entry for this server say what this server wants it to
-   * say. A claim that this server is offline (or online, after an operator
-   * took it offline) is overwritten with a higher version: the refutation.
+   * say. A claim that this server is suspect or offline (or online, after an
+   * operator took it offline) is overwritten with a higher version: the
+   * refutation. Every change of the own entry is disseminated.
    */
   #assertSelf(): MemberEntry {
-    const current = this.#table.get(this.baseUrl);
+    const current = this.table.get(this.baseUrl);
     const want = this.#desired;
     if (current !== undefined && current.state === want.state && current.reason === want.reason && current.monitor === this.config.monitor) {
       return current;
     }
-    const entry = this.#table.setSelf({ state: want.state, monitor: this.config.monitor, ...(want.reason ? { reason: want.reason } : {}) }, this.#clock.now());
-    if (current !== undefined && this.#status !== 'stopping') {
-      safeLog(this.#log, current.state === 'offline' && want.state === 'online' ? 'warn' : 'debug', 'refuted a claim about this server', {
-        claimed: current.state, version: entry.lastUpdate,
-      });
+    const entry = this.table.setSelf({ state: want.state, monitor: this.config.monitor, ...(want.reason ? { reason: want.reason } : {}) }, this.clock.now());
+    if (current !== undefined && current.state !== 'online' && want.state === 'online') {
+      this.#detector.awareness.apply(1); // being suspected is a sign of our own slowness (Lifeguard)
+      safeLog(this.log, 'warn', 'refuted a claim that this server is down', { claimed: current.state, version: entry.lastUpdate });
     }
+    this.#dissemination.enqueue(entry);
     return entry;
-  }
-
-  #emitChanges(changes: readonly MemberChange[]): void {
-    for (const { before, after } of changes) {
-      if (after.baseUrl === this.baseUrl) continue;
-      if (after.state === 'online' && before?.state !== 'online') this.#events.emit('server:up', after);
-      else if (after.state === 'offline' && before?.state === 'online') this.#events.emit('server:down', after, after.reason ?? 'unknown');
-    }
   }
 
   // ---- master list -----------------------------------------------------------
 
   #announceDelay(): number {
-    return Math.round(this.config.masterAnnounceMinimumMs + this.#random.float() * this.config.masterAnnounceIntervalMs);
+    return Math.round(this.config.masterAnnounceMinimumMs + this.random.float() * this.config.masterAnnounceIntervalMs);
   }
 
   #scheduleAnnounce(delayMs: number): void {
-    this.#after(delayMs, 'announce', async () => {
+    this.after(delayMs, 'announce', async () => {
       await this.#announce();
       if (this.#status === 'running') this.#scheduleAnnounce(this.#announceDelay());
     });
@@ -417,14 +511,14 @@ class ClusterEngine implements Cluster {
     if (updateUrl === undefined) return;
     for (let attempt = 1; attempt <= 3; attempt++) {
       try {
-        const snapshot = await this.#withTimeout(fetchMasterList(this.#io(), this.config.masterListUrl, () => this.#clock.now()), this.config.masterListTimeoutMs);
-        this.#merge(snapshot.entries);
-        await this.#withTimeout(putMasterList(this.#io(), updateUrl, this.config.masterListUpdateAuth, this.#table.entries(), snapshot), this.config.masterListTimeoutMs);
-        safeLog(this.#log, 'debug', 'announced to the master list', { entries: this.#table.size });
+        const snapshot = await this.#readMasterList();
+        this.#merge(snapshot.entries, false);
+        await this.#withTimeout(putMasterList(this.#io(), updateUrl, this.config.masterListUpdateAuth, this.table.entries(), snapshot), this.config.masterListTimeoutMs);
+        safeLog(this.log, 'debug', 'announced to the master list', { entries: this.table.size });
         return;
       } catch (e) {
         if (e instanceof MasterListError && e.kind === 'conflict' && attempt < 3) continue;
-        safeLog(this.#log, 'warn', 'master list announce failed', { url: redactUrl(updateUrl), error: e });
+        safeLog(this.log, 'warn', 'master list announce failed', { url: redactUrl(updateUrl), error: e });
         return;
       }
     }
@@ -443,9 +537,8 @@ class ClusterEngine implements Cluster {
     this.#events.emit('status:change', next, previous);
   }
 
-  /** Runs `task` after `delayMs` on the clock; errors are logged, never thrown. */
-  #after(delayMs: number, what: string, task: () => Promise<void>): void {
-    const handle = this.#clock.setTimer(delayMs, () => {
+  after(delayMs: number, what: string, task: () => Promise<void> | void): void {
+    const handle = this.clock.setTimer(delayMs, () => {
       this.#timers.delete(handle);
       this.#spawn(what, task);
     });
@@ -453,47 +546,32 @@ class ClusterEngine implements Cluster {
   }
 
   /** Starts background work whose failure is logged, never left unhandled. */
-  #spawn(what: string, task: () => Promise<void>): void {
+  #spawn(what: string, task: () => Promise<void> | void): void {
     void (async () => {
       try {
         await task();
       } catch (e) {
-        safeLog(this.#log, 'error', `${what} failed unexpectedly`, { error: e });
+        safeLog(this.log, 'error', `${what} failed unexpectedly`, { error: e });
       }
     })();
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = (): void => {
-        this.#sleepers.delete(wake);
-        resolve();
-      };
-      this.#sleepers.add(wake);
-      const handle = this.#clock.setTimer(ms, () => {
-        this.#timers.delete(handle);
-        wake();
-      });
-      this.#timers.add(handle);
-    });
   }
 
   /** Rejects if `promise` has not settled after `ms` on the clock, whatever the transport does. */
   #withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const handle = this.#clock.setTimer(ms, () => {
+      const handle = this.clock.setTimer(ms, () => {
         this.#timers.delete(handle);
         reject(new Error(`timed out after ${ms} ms`));
       });
       this.#timers.add(handle);
       promise.then(
         (v) => {
-          this.#clock.clearTimer(handle);
+          this.clock.clearTimer(handle);
           this.#timers.delete(handle);
           resolve(v);
         },
         (e: unknown) => {
-          this.#clock.clearTimer(handle);
+          this.clock.clearTimer(handle);
           this.#timers.delete(handle);
           reject(e instanceof Error ? e : new Error(String(e)));
         },
@@ -502,9 +580,9 @@ class ClusterEngine implements Cluster {
   }
 
   #cancelTimers(): void {
-    for (const t of this.#timers) this.#clock.clearTimer(t);
+    for (const t of this.#timers) this.clock.clearTimer(t);
     this.#timers.clear();
-    for (const wake of [...this.#sleepers]) wake();
+    this.#detector.stop();
   }
 }
 
@@ -517,4 +595,3 @@ function redactUrl(raw: string): string {
     return '[invalid URL]';
   }
 }
-

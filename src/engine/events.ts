@@ -12,6 +12,8 @@ export type ClusterStatus = 'idle' | 'starting' | 'running' | 'stopping' | 'stop
 export interface ClusterEvents {
   /** Another server became online in this server's view (learned, or refuted a claim). */
   'server:up': (server: MemberEntry) => void;
+  /** Another server became suspected of having failed (it may still refute). */
+  'server:suspect': (server: MemberEntry) => void;
   /** Another server went from online to offline in this server's view. */
   'server:down': (server: MemberEntry, reason: OfflineReason | 'unknown') => void;
   /** This instance's lifecycle moved on. */

@@ -1,27 +1,39 @@
 import type { Random } from '../core/random.js';
 import { randomInt } from '../core/random.js';
-import type { MemberEntry } from '../membership/entry.js';
 
 /**
- * Chooses the partner of one anti-entropy exchange among the online peers
- * (self excluded), preferring monitors as the seed README asks, without
- * letting a handful of monitors absorb the whole cluster's gossip.
+ * Chooses the partner of one anti-entropy exchange among the up peers (self
+ * excluded), preferring monitors as the seed README asks, without letting a
+ * handful of monitors absorb the whole cluster's gossip.
  *
  * The policy: a monitor is chosen with probability
- * `p = min(1/2, M·w / (M·w + R))`, where M is the number of online monitors,
- * R the number of other online peers and w = `monitorWeight`; otherwise a
+ * `p = min(1/2, M·w / (M·w + R))`, where M is the number of up monitors,
+ * R the number of other up peers and w = `monitorWeight`; otherwise a
  * non-monitor is chosen. Within each group the choice is uniform. So each
  * monitor is w times as likely as any other server to be picked, until the
  * monitors together would take more than half of the exchanges. With no
  * non-monitor peers a monitor is always chosen (p = 1).
+ *
+ * @param peers every up peer, monitors included
+ * @param monitors the up peers that are monitors (a subset of `peers`)
  */
-export function choosePeer(peers: readonly MemberEntry[], random: Random, monitorWeight: number): MemberEntry | undefined {
-  const monitors: MemberEntry[] = [];
-  const others: MemberEntry[] = [];
-  for (const p of peers) (p.monitor ? monitors : others).push(p);
-  const p = monitorProbability(monitors.length, others.length, monitorWeight);
-  const group = random.float() < p ? monitors : others;
-  return group.length === 0 ? undefined : group[randomInt(random, group.length)];
+export function choosePeer(peers: readonly string[], monitors: ReadonlySet<string>, random: Random, monitorWeight: number): string | undefined {
+  const others = peers.length - monitors.size;
+  const p = monitorProbability(monitors.size, others, monitorWeight);
+  if (random.float() < p) {
+    // Monitors are few: a linear pick over the set is cheap.
+    let i = randomInt(random, monitors.size);
+    for (const m of monitors) if (i-- === 0) return m;
+  }
+  if (others <= 0) return undefined;
+  // Uniform over the non-monitors by rejection sampling: monitors are normally
+  // a small share of the peers, so a few draws find one; the linear fallback
+  // covers lists made mostly of monitors.
+  for (let attempt = 0; attempt < 64; attempt++) {
+    const pick = peers[randomInt(random, peers.length)]!;
+    if (!monitors.has(pick)) return pick;
+  }
+  return peers.find((u) => !monitors.has(u));
 }
 
 /** The probability that {@link choosePeer} picks a monitor, given M monitors and R other peers. */

@@ -3,8 +3,12 @@
  * is a state-based CRDT (see merge.ts); this file only defines the shape.
  */
 
-/** Whether a server takes part in the cluster. */
-export type ServerState = 'online' | 'offline';
+/**
+ * Whether a server takes part in the cluster. `suspect` is online but
+ * suspected of having failed: it travels in the `online` list (with
+ * `suspect: true`), so a peer that only knows the seed format sees it online.
+ */
+export type ServerState = 'online' | 'suspect' | 'offline';
 
 /**
  * Why an offline server is offline, when known:
@@ -28,4 +32,21 @@ export interface MemberEntry {
   readonly lastUpdate: number;
   /** Present only on offline entries, and only when known. */
   readonly reason?: OfflineReason;
+  /**
+   * On `suspect` and `failed` entries: the server that raised the claim. A
+   * failure claim keeps the version it is about (only the server itself ever
+   * raises its version), so `by` tells independent confirmations apart.
+   */
+  readonly by?: string;
+  /**
+   * On `suspect` and `failed` entries: the claimant's clock when it raised the
+   * claim. Tombstone age counts from max(lastUpdate, downAt), since a failure
+   * claim keeps an old version.
+   */
+  readonly downAt?: number;
+}
+
+/** True for entries in the `online` wire list: online or suspect. */
+export function isUp(e: MemberEntry): boolean {
+  return e.state !== 'offline';
 }

@@ -19,16 +19,19 @@ function entry(
 const entryArb: fc.Arbitrary<MemberEntry> = fc
   .record({
     baseUrl: fc.constantFrom(...URLS),
-    online: fc.boolean(),
+    state: fc.constantFrom<MemberEntry['state']>('online', 'suspect', 'offline'),
     monitor: fc.boolean(),
     lastUpdate: fc.integer({ min: 0, max: 3 }),
     reason: fc.option(fc.constantFrom<OfflineReason>('left', 'admin', 'failed'), { nil: undefined }),
+    // Failure claims: who raised them and when, from small pools so ties happen.
+    claim: fc.option(fc.record({ by: fc.constantFrom(...URLS), downAt: fc.integer({ min: 0, max: 2 }) }), { nil: undefined }),
   })
-  .map(({ baseUrl, online, monitor, lastUpdate, reason }) =>
-    online
-      ? entry('online', lastUpdate, { baseUrl, monitor })
-      : entry('offline', lastUpdate, { baseUrl, monitor, ...(reason === undefined ? {} : { reason }) }),
-  );
+  .map(({ baseUrl, state, monitor, lastUpdate, reason, claim }) => {
+    const e = state === 'offline'
+      ? entry('offline', lastUpdate, { baseUrl, monitor, ...(reason === undefined ? {} : { reason }) })
+      : entry(state, lastUpdate, { baseUrl, monitor });
+    return state !== 'online' && claim !== undefined ? { ...e, ...claim } : e;
+  });
 
 const listArb = fc.array(entryArb, { maxLength: 12 });
 
@@ -50,7 +53,9 @@ function sameFields(a: MemberEntry, b: MemberEntry): boolean {
     a.state === b.state &&
     a.monitor === b.monitor &&
     a.lastUpdate === b.lastUpdate &&
-    a.reason === b.reason
+    a.reason === b.reason &&
+    a.by === b.by &&
+    a.downAt === b.downAt
   );
 }
 
@@ -60,6 +65,19 @@ describe('compareEntries: the tie rule', () => {
     { name: 'higher version beats offline', winner: entry('online', 2), loser: entry('offline', 1, { reason: 'left' }) },
     { name: 'higher version beats monitor', winner: entry('offline', 2), loser: entry('offline', 1, { monitor: true }) },
     { name: 'offline beats online at equal version', winner: entry('offline', 1), loser: entry('online', 1) },
+    { name: 'suspect beats online at equal version', winner: entry('suspect', 1), loser: entry('online', 1) },
+    { name: 'offline beats suspect at equal version', winner: entry('offline', 1, { reason: 'failed' }), loser: entry('suspect', 1) },
+    { name: 'a refutation (higher version) beats suspect', winner: entry('online', 2), loser: entry('suspect', 1) },
+    {
+      name: 'the later of two equal suspicions wins',
+      winner: { ...entry('suspect', 1), by: 'http://b:1/', downAt: 5 },
+      loser: { ...entry('suspect', 1), by: 'http://c:1/', downAt: 4 },
+    },
+    {
+      name: 'equal suspicions at the same time: the greater claimant wins',
+      winner: { ...entry('suspect', 1), by: 'http://c:1/', downAt: 5 },
+      loser: { ...entry('suspect', 1), by: 'http://b:1/', downAt: 5 },
+    },
     {
       name: 'offline without reason beats online monitor',
       winner: entry('offline', 1),

@@ -23,18 +23,24 @@ function sign<T extends number | string>(a: T, b: T): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** Rank of each state in the tie rule. */
+const STATE_RANK: Readonly<Record<MemberEntry['state'], number>> = { online: 0, suspect: 1, offline: 2 };
+
 /**
  * Total order on member entries; positive when `a` wins over `b`.
  *
  * **The tie rule**, in order of precedence:
  * 1. the higher `lastUpdate` (version) wins;
- * 2. at equal versions, `offline` beats `online`: a departure or failure claim
- *    made at the same version must not be undone (SWIM likewise gives
- *    suspect/dead precedence over alive at the same incarnation); a live
- *    server refutes by publishing a higher version instead;
+ * 2. at equal versions, `offline` beats `suspect` beats `online`: a failure
+ *    claim is made at the version it is about, and must not be undone by
+ *    the same version (SWIM gives suspect and dead the same precedence over
+ *    alive at one incarnation); a live server refutes by publishing a higher
+ *    version instead;
  * 3. then the reason: none < `failed` < `admin` < `left`;
  * 4. then `monitor: true` beats `monitor: false`;
- * 5. finally, only so that the order is total over any pair, `baseUrl` in
+ * 5. then the later `downAt`, then the greater `by` (absent ranks lowest):
+ *    two servers that raised the same claim independently agree on one entry;
+ * 6. finally, only so that the order is total over any pair, `baseUrl` in
  *    UTF-16 code-unit order (never locale-dependent). Entries being merged
  *    always share their baseUrl, so this step never decides a real merge.
  *
@@ -43,9 +49,11 @@ function sign<T extends number | string>(a: T, b: T): number {
 export function compareEntries(a: MemberEntry, b: MemberEntry): number {
   return (
     sign(a.lastUpdate, b.lastUpdate) ||
-    sign(a.state === 'offline' ? 1 : 0, b.state === 'offline' ? 1 : 0) ||
+    sign(STATE_RANK[a.state], STATE_RANK[b.state]) ||
     sign(reasonRank(a), reasonRank(b)) ||
     sign(a.monitor ? 1 : 0, b.monitor ? 1 : 0) ||
+    sign(a.downAt ?? -1, b.downAt ?? -1) ||
+    sign(a.by ?? '', b.by ?? '') ||
     sign(a.baseUrl, b.baseUrl)
   );
 }

@@ -4,7 +4,7 @@
  * version that never goes backwards (see version.ts).
  */
 
-import type { MemberEntry, OfflineReason } from './entry.js';
+import { isUp, type MemberEntry, type OfflineReason } from './entry.js';
 import { type MemberChange, mergeInto } from './merge.js';
 import { nextVersion } from './version.js';
 
@@ -15,7 +15,7 @@ import { nextVersion } from './version.js';
  * of re-adding them.
  */
 export function isExpiredTombstone(entry: MemberEntry, now: number, maxOfflineAgeMs: number): boolean {
-  return entry.state === 'offline' && entry.lastUpdate < now - maxOfflineAgeMs;
+  return entry.state === 'offline' && Math.max(entry.lastUpdate, entry.downAt ?? 0) < now - maxOfflineAgeMs;
 }
 
 function byBaseUrl(a: MemberEntry, b: MemberEntry): number {
@@ -43,6 +43,10 @@ export class MembershipTable {
    */
   #highestSeenSelfVersion: number | undefined;
   #version = 0;
+  /** Up (online or suspect) servers other than self, in no order, for O(1) random choice. */
+  readonly #upPeers: string[] = [];
+  readonly #upIndex = new Map<string, number>();
+  readonly #listeners: Array<(before: MemberEntry | undefined, after: MemberEntry | undefined) => void> = [];
 
   /** @param selfUrl this server's normalised base URL. */
   constructor(selfUrl: string) {
@@ -89,9 +93,9 @@ export class MembershipTable {
     return [...this.#entries.values()].sort(byBaseUrl);
   }
 
-  /** Online entries (self included), sorted by baseUrl. */
+  /** Entries of the `online` wire list (online or suspect, self included), sorted by baseUrl. */
   online(): MemberEntry[] {
-    return this.entries().filter((e) => e.state === 'online');
+    return this.entries().filter(isUp);
   }
 
   /** Offline entries (self included), sorted by baseUrl. */
@@ -99,9 +103,23 @@ export class MembershipTable {
     return this.entries().filter((e) => e.state === 'offline');
   }
 
-  /** Online entries other than self, sorted by baseUrl. */
+  /** Up (online or suspect) entries other than self, sorted by baseUrl. O(n log n): prefer upPeerUrls(). */
   onlinePeers(): MemberEntry[] {
     return this.online().filter((e) => e.baseUrl !== this.#selfUrl);
+  }
+
+  /** Base URLs of up servers other than self, in no particular order. O(1); do not modify. */
+  upPeerUrls(): readonly string[] {
+    return this.#upPeers;
+  }
+
+  /**
+   * Calls `listener(before, after)` after every change of one entry
+   * (`after` undefined when pruned). Used to keep derived indexes (digest,
+   * probe ring) in step with the table.
+   */
+  onEntryChange(listener: (before: MemberEntry | undefined, after: MemberEntry | undefined) => void): void {
+    this.#listeners.push(listener);
   }
 
   /** Highest `lastUpdate` in the table; 0 when empty. */
@@ -120,6 +138,7 @@ export class MembershipTable {
     for (const e of list) if (e.baseUrl === this.#selfUrl) this.#observeSelf(e.lastUpdate);
     const changes = mergeInto(this.#entries, list);
     this.#version += changes.length;
+    for (const c of changes) this.#changed(c.before, c.after);
     return changes;
   }
 
@@ -133,8 +152,10 @@ export class MembershipTable {
     const lastUpdate = nextVersion(now, this.#highestSeenSelfVersion);
     const written = makeEntry(this.#selfUrl, entry.state, entry.monitor, lastUpdate, entry.reason);
     this.#observeSelf(lastUpdate);
+    const before = this.#entries.get(this.#selfUrl);
     this.#entries.set(this.#selfUrl, written);
     this.#version++;
+    this.#changed(before, written);
     return written;
   }
 
@@ -146,15 +167,60 @@ export class MembershipTable {
    */
   markOffline(baseUrl: string, reason: OfflineReason, now: number): MemberChange | undefined {
     const before = this.#entries.get(baseUrl);
-    if (before === undefined || before.state !== 'online') return undefined;
+    if (before === undefined || before.state === 'offline') return undefined;
     // For self, also beat versions seen for self that lost or were replaced.
     const seen =
       baseUrl === this.#selfUrl ? Math.max(before.lastUpdate, this.#highestSeenSelfVersion ?? 0) : before.lastUpdate;
     const after = makeEntry(baseUrl, 'offline', before.monitor, nextVersion(now, seen), reason);
     if (baseUrl === this.#selfUrl) this.#observeSelf(after.lastUpdate);
-    this.#entries.set(baseUrl, after);
+    return this.#write(before, after);
+  }
+
+  /**
+   * Raises a failure claim about another server at the version it is about:
+   * `suspect` (it failed a probe and every indirect probe) or `offline` with
+   * reason `failed` (the suspicion timed out). Only the server itself ever
+   * raises its version, so its refutation always beats the claim. Returns
+   * undefined if the entry is unknown, is self, or already says as much.
+   */
+  claimFailure(baseUrl: string, state: 'suspect' | 'offline', by: string, now: number, version?: number): MemberChange | undefined {
+    const before = this.#entries.get(baseUrl);
+    if (before === undefined || baseUrl === this.#selfUrl) return undefined;
+    if (version !== undefined && before.lastUpdate !== version) return undefined;
+    if (before.state === 'offline' || (state === 'suspect' && before.state === 'suspect')) return undefined;
+    const after: MemberEntry = state === 'offline'
+      ? { baseUrl, state, monitor: before.monitor, lastUpdate: before.lastUpdate, reason: 'failed', by, downAt: now }
+      : { baseUrl, state, monitor: before.monitor, lastUpdate: before.lastUpdate, by, downAt: now };
+    return this.#write(before, after);
+  }
+
+  #write(before: MemberEntry, after: MemberEntry): MemberChange {
+    this.#entries.set(after.baseUrl, after);
     this.#version++;
+    this.#changed(before, after);
     return { before, after };
+  }
+
+  #changed(before: MemberEntry | undefined, after: MemberEntry | undefined): void {
+    const url = (after ?? before)!.baseUrl;
+    if (url !== this.#selfUrl) {
+      const wasUp = before !== undefined && isUp(before);
+      const nowUp = after !== undefined && isUp(after);
+      if (nowUp && !wasUp) {
+        this.#upIndex.set(url, this.#upPeers.length);
+        this.#upPeers.push(url);
+      } else if (wasUp && !nowUp) {
+        // Swap-remove keeps removal O(1).
+        const i = this.#upIndex.get(url)!;
+        const last = this.#upPeers.pop()!;
+        if (last !== url) {
+          this.#upPeers[i] = last;
+          this.#upIndex.set(last, i);
+        }
+        this.#upIndex.delete(url);
+      }
+    }
+    for (const l of this.#listeners) l(before, after);
   }
 
   /**
@@ -167,7 +233,10 @@ export class MembershipTable {
     for (const e of this.#entries.values()) {
       if (e.baseUrl !== this.#selfUrl && isExpiredTombstone(e, now, maxOfflineAgeMs)) removed.push(e);
     }
-    for (const e of removed) this.#entries.delete(e.baseUrl);
+    for (const e of removed) {
+      this.#entries.delete(e.baseUrl);
+      this.#changed(e, undefined);
+    }
     this.#version += removed.length;
     return removed.sort(byBaseUrl);
   }

@@ -21,9 +21,59 @@ export interface MessageLimits {
   maxFutureMs: number;
 }
 
-/** A server as written on the wire: the seed's GossipServer plus the optional offline reason. */
+/**
+ * A server as written on the wire: the seed's GossipServer plus optional
+ * fields a seed-format peer ignores: the offline `reason`, `suspect: true` on
+ * a suspected server (still in the `online` list), and on failure claims the
+ * claimant `by` and its clock `downAt`.
+ */
 export interface WireServer extends GossipServer {
   reason?: OfflineReason;
+  suspect?: true;
+  by?: string;
+  downAt?: number;
+}
+
+/**
+ * The optional message-level fields of a gossip request or reply (see
+ * docs/protocol.md, "Failure detection and dissemination"). A seed-format
+ * message has none of them.
+ */
+export interface GossipExtras {
+  /** Request and reply: digest of the sender's whole table (anti-entropy). */
+  readonly digest: string | undefined;
+  /** Request: a probe or a push; answer with what is new, not the whole list. */
+  readonly ping: boolean;
+  /** Request: please probe this member on my behalf (indirect probe). */
+  readonly probe: string | undefined;
+  /** Reply to an indirect probe: whether the member answered the helper. */
+  readonly probeOk: boolean | undefined;
+  /** The lists are the sender's whole table (not only recent changes). */
+  readonly full: boolean;
+}
+
+const DIGEST = /^[0-9a-f]{16}:\d{1,9}$/;
+
+/** Validates the optional message-level fields of a (structurally valid) gossip message. Throws MalformedError. */
+export function parseGossipExtras(body: unknown, limits: Pick<MessageLimits, 'maxUrlLength'>): GossipExtras {
+  const obj = requireObject(body);
+  const digest = own(obj, 'digest');
+  if (digest !== undefined && (typeof digest !== 'string' || !DIGEST.test(digest))) {
+    throw new MalformedError('digest: must be 16 hex digits, a colon and a count');
+  }
+  const ping = own(obj, 'ping');
+  if (ping !== undefined && typeof ping !== 'boolean') throw new MalformedError('ping: must be a boolean');
+  const full = own(obj, 'full');
+  if (full !== undefined && typeof full !== 'boolean') throw new MalformedError('full: must be a boolean');
+  const probeOk = own(obj, 'probeOk');
+  if (probeOk !== undefined && typeof probeOk !== 'boolean') throw new MalformedError('probeOk: must be a boolean');
+  const rawProbe = own(obj, 'probe');
+  let probe: string | undefined;
+  if (rawProbe !== undefined) {
+    if (typeof rawProbe !== 'string') throw new MalformedError('probe: must be a string');
+    probe = normalizeBaseUrl(rawProbe, limits.maxUrlLength);
+  }
+  return { digest: digest as string | undefined, ping: ping === true, probe, probeOk: probeOk as boolean | undefined, full: full === true };
 }
 
 const REASONS: ReadonlySet<unknown> = new Set<OfflineReason>(['left', 'admin', 'failed']);
@@ -70,17 +120,23 @@ export function toServerList(entries: Iterable<MemberEntry>): { online: WireServ
   const online: WireServer[] = [];
   const offline: WireServer[] = [];
   for (const e of entries) {
-    const server: WireServer = { baseUrl: e.baseUrl, monitor: e.monitor, lastUpdate: e.lastUpdate };
-    if (e.state === 'offline') {
-      if (e.reason !== undefined) server.reason = e.reason;
-      offline.push(server);
-    } else {
-      online.push(server);
-    }
+    const server = toWireServer(e);
+    if (e.state === 'offline') offline.push(server);
+    else online.push(server);
   }
   online.sort(byBaseUrl);
   offline.sort(byBaseUrl);
   return { online, offline };
+}
+
+/** One entry in wire form (the list it belongs in follows from `e.state`). */
+export function toWireServer(e: MemberEntry): WireServer {
+  const server: WireServer = { baseUrl: e.baseUrl, monitor: e.monitor, lastUpdate: e.lastUpdate };
+  if (e.state === 'offline' && e.reason !== undefined) server.reason = e.reason;
+  if (e.state === 'suspect') server.suspect = true;
+  if (e.by !== undefined) server.by = e.by;
+  if (e.downAt !== undefined) server.downAt = e.downAt;
+  return server;
 }
 
 function parseLists(obj: Record<string, unknown>, now: number, limits: MessageLimits): MemberEntry[] {
@@ -100,8 +156,9 @@ function parseLists(obj: Record<string, unknown>, now: number, limits: MessageLi
   return out;
 }
 
-function parseEntry(raw: unknown, state: ServerState, path: string, now: number, limits: MessageLimits): MemberEntry {
+function parseEntry(raw: unknown, listState: 'online' | 'offline', path: string, now: number, limits: MessageLimits): MemberEntry {
   if (!isPlainObject(raw)) throw new MalformedError(`${path}: must be an object`);
+  let state: ServerState = listState;
   const rawUrl = own(raw, 'baseUrl');
   if (typeof rawUrl !== 'string') throw new MalformedError(`${path}.baseUrl: must be a string`);
   let baseUrl: string;
@@ -121,13 +178,37 @@ function parseEntry(raw: unknown, state: ServerState, path: string, now: number,
   if (lastUpdate > now + limits.maxFutureMs) {
     throw new MalformedError(`${path}.lastUpdate: more than ${limits.maxFutureMs} ms in the future`);
   }
+  const suspect = own(raw, 'suspect');
+  if (suspect !== undefined && typeof suspect !== 'boolean') throw new MalformedError(`${path}.suspect: must be a boolean`);
+  if (suspect === true && state === 'online') state = 'suspect';
   // An unknown reason (or one on an online entry) is dropped, not rejected:
   // a newer peer may know reasons this version does not.
-  const reason = own(raw, 'reason');
-  if (state === 'offline' && REASONS.has(reason)) {
-    return { baseUrl, state, monitor, lastUpdate, reason: reason as OfflineReason };
+  const rawReason = own(raw, 'reason');
+  const reason = state === 'offline' && REASONS.has(rawReason) ? (rawReason as OfflineReason) : undefined;
+  // The claimant and its clock mean something only on failure claims.
+  const claim = state === 'suspect' || reason === 'failed';
+  const rawBy = own(raw, 'by');
+  let by: string | undefined;
+  if (rawBy !== undefined) {
+    if (typeof rawBy !== 'string') throw new MalformedError(`${path}.by: must be a string`);
+    try {
+      by = normalizeBaseUrl(rawBy, limits.maxUrlLength);
+    } catch (e) {
+      throw new MalformedError(`${path}.by: ${e instanceof Error ? e.message : 'invalid URL'}`, { cause: e });
+    }
   }
-  return { baseUrl, state, monitor, lastUpdate };
+  const downAt = own(raw, 'downAt');
+  if (downAt !== undefined) {
+    if (typeof downAt !== 'number' || !Number.isSafeInteger(downAt) || downAt < 0) {
+      throw new MalformedError(`${path}.downAt: must be a non-negative integer`);
+    }
+    if (downAt > now + limits.maxFutureMs) throw new MalformedError(`${path}.downAt: more than ${limits.maxFutureMs} ms in the future`);
+  }
+  const entry: { -readonly [K in keyof MemberEntry]: MemberEntry[K] } = { baseUrl, state, monitor, lastUpdate };
+  if (reason !== undefined) entry.reason = reason;
+  if (claim && by !== undefined) entry.by = by;
+  if (claim && downAt !== undefined) entry.downAt = downAt as number;
+  return entry;
 }
 
 function requireObject(body: unknown): Record<string, unknown> {

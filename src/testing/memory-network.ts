@@ -4,6 +4,26 @@ import { TransportError, type Transport, type TransportRequest, type TransportRe
 import { isShazbotError } from '../errors.js';
 import type { Cluster } from '../engine/cluster.js';
 
+/**
+ * What a gossip request was, from its optional fields: anti-entropy (`digest`),
+ * an indirect probe request (`probe`), a probe or push (`ping`), or a
+ * seed-format exchange (none of them). Other requests are `other`.
+ */
+export type MessageKind = 'anti-entropy' | 'indirect' | 'ping' | 'seed' | 'other';
+
+function kindOf(req: TransportRequest): MessageKind {
+  if (req.method !== 'POST' || !req.url.endsWith('clustershazbot/gossip')) return 'other';
+  try {
+    const body = JSON.parse(req.body ?? 'null') as Record<string, unknown>;
+    if (body['probe'] !== undefined) return 'indirect';
+    if (body['digest'] !== undefined) return 'anti-entropy';
+    if (body['ping'] === true) return 'ping';
+    return 'seed';
+  } catch {
+    return 'other';
+  }
+}
+
 /** How a server that cannot be reached fails: refused at once, or silent until the caller's timeout. */
 export type Outage = 'refuse' | 'hang';
 
@@ -32,7 +52,8 @@ export class MemoryNetwork {
   readonly #down = new Map<string, Outage>();
   readonly #lists = new Map<string, MemoryMasterList>();
   /** Every request sent through the network, in order. */
-  readonly requests: Array<{ from: string; method: string; url: string; at: number }> = [];
+  readonly requests: Array<{ from: string; method: string; url: string; at: number; kind: MessageKind }> = [];
+  readonly #blocked = new Set<string>();
 
   constructor(
     private readonly clock: Clock,
@@ -45,10 +66,23 @@ export class MemoryNetwork {
     this.#down.delete(cluster.baseUrl);
   }
 
-  /** Makes a server unreachable (`outage`) or reachable again (`undefined`). */
+  /**
+   * Makes a server unreachable (`outage`) or reachable again (`undefined`).
+   * While down, its own requests are dropped too, as for a crashed process.
+   */
   setDown(baseUrl: string, outage: Outage | undefined): void {
     if (outage === undefined) this.#down.delete(baseUrl);
     else this.#down.set(baseUrl, outage);
+  }
+
+  /** Drops every request from `from` to `to` (one way; the caller times out). */
+  block(from: string, to: string): void {
+    this.#blocked.add(`${from}>${to}`);
+  }
+
+  /** Removes every block. */
+  unblockAll(): void {
+    this.#blocked.clear();
   }
 
   /** Creates a master-list store at `url`. */
@@ -64,13 +98,16 @@ export class MemoryNetwork {
   }
 
   async #deliver(from: string, req: TransportRequest): Promise<TransportResponse> {
-    this.requests.push({ from, method: req.method, url: req.url, at: this.clock.now() });
+    this.requests.push({ from, method: req.method, url: req.url, at: this.clock.now(), kind: kindOf(req) });
+    // A server that is down sends nothing either: its requests go nowhere.
+    if (this.#down.has(from)) return new Promise<never>(() => undefined);
     const list = this.#lists.get(req.url);
     if (list !== undefined) return this.#delay(() => this.#masterList(list, req));
     const target = [...this.#servers.keys()].find((base) => req.url.startsWith(base));
     if (target === undefined) return this.#fail('refuse', req);
     const outage = this.#down.get(target);
     if (outage !== undefined) return this.#fail(outage, req);
+    if (this.#blocked.has(`${from}>${target}`)) return this.#fail('hang', req);
     const cluster = this.#servers.get(target)!;
     const path = req.url.slice(target.length);
     const auth = req.headers?.['authorization'] ?? '';

@@ -1,0 +1,190 @@
+import type { TimerHandle } from '../core/clock.js';
+import { safeLog } from '../core/logger.js';
+import { sample } from '../core/random.js';
+import type { MemberEntry } from '../membership/entry.js';
+import { Awareness } from '../swim/awareness.js';
+import { ProbeRing } from '../swim/probe-ring.js';
+import { suspicionTimeoutMs } from '../swim/suspicion.js';
+import type { Dissemination } from './dissemination.js';
+import type { EnginePorts } from './ports.js';
+
+interface Suspicion {
+  readonly version: number;
+  readonly confirmers: Set<string>;
+  readonly startedAt: number;
+  timer: TimerHandle | undefined;
+}
+
+/**
+ * SWIM failure detection with Lifeguard's refinements, mapped onto the
+ * gossip endpoint:
+ * - every `probeIntervalMs` this server probes the member the probe ring
+ *   assigns to it (a small signed exchange);
+ * - if the probe gets no answer within `probeTimeoutMs`, `indirectProbes`
+ *   other members are asked to probe the target; any success clears it;
+ * - otherwise the target becomes `suspect` at its current version, and the
+ *   suspicion is disseminated; the target refutes it with a higher version;
+ * - each server holding a suspicion turns it into `offline` (reason
+ *   `failed`) once it has stayed unrefuted for the suspicion timeout, which
+ *   starts at its maximum and shrinks as independent confirmations arrive;
+ * - this server's own probe timings stretch (Awareness) when it sees signs
+ *   of its own slowness: late timers, missing answers from helpers, being
+ *   suspected itself.
+ */
+export class FailureDetector {
+  readonly awareness: Awareness;
+  readonly ring = new ProbeRing();
+  readonly #suspicions = new Map<string, Suspicion>();
+
+  constructor(
+    private readonly ports: EnginePorts,
+    private readonly dissemination: Dissemination,
+  ) {
+    this.awareness = new Awareness(ports.config.awarenessMax);
+  }
+
+  /** Starts the probe loop at a random phase within the first period. */
+  start(): void {
+    const p = this.ports.config.probeIntervalMs;
+    this.#scheduleProbe(Math.round(this.ports.random.float() * p));
+  }
+
+  /** Forgets every suspicion timer (on shutdown). */
+  stop(): void {
+    for (const s of this.#suspicions.values()) if (s.timer !== undefined) this.ports.clock.clearTimer(s.timer);
+    this.#suspicions.clear();
+  }
+
+  /** Number of suspicions this server is timing. */
+  get suspicions(): number {
+    return this.#suspicions.size;
+  }
+
+  /** Keeps the probe ring and the suspicion timers in step with one table change. */
+  onChange(before: MemberEntry | undefined, after: MemberEntry | undefined): void {
+    const url = (after ?? before)!.baseUrl;
+    const up = after !== undefined && after.state !== 'offline';
+    if (up) this.ring.add(url);
+    else this.ring.remove(url);
+    if (after?.state === 'suspect' && url !== this.ports.selfUrl) this.#observeSuspect(after);
+    else this.#clear(url);
+  }
+
+  /**
+   * Counts a suspicion claim (the winning entry or a confirmation that lost
+   * the merge). Returns true if it was a new independent confirmation, which
+   * the caller disseminates.
+   */
+  confirm(entry: MemberEntry): boolean {
+    const s = this.#suspicions.get(entry.baseUrl);
+    if (s === undefined || entry.by === undefined || s.version !== entry.lastUpdate || s.confirmers.has(entry.by)) return false;
+    s.confirmers.add(entry.by);
+    this.#arm(entry.baseUrl, s);
+    return true;
+  }
+
+  #observeSuspect(entry: MemberEntry): void {
+    const existing = this.#suspicions.get(entry.baseUrl);
+    if (existing !== undefined && existing.version === entry.lastUpdate) {
+      this.confirm(entry);
+      return;
+    }
+    this.#clear(entry.baseUrl);
+    const s: Suspicion = {
+      version: entry.lastUpdate,
+      confirmers: new Set(entry.by === undefined ? [] : [entry.by]),
+      startedAt: this.ports.clock.now(),
+      timer: undefined,
+    };
+    this.#suspicions.set(entry.baseUrl, s);
+    this.#arm(entry.baseUrl, s);
+  }
+
+  /** (Re)sets the timer for the remaining suspicion time given the confirmations so far. */
+  #arm(url: string, s: Suspicion): void {
+    if (s.timer !== undefined) this.ports.clock.clearTimer(s.timer);
+    const n = this.ports.table.upPeerUrls().length + 1;
+    const c = this.ports.config;
+    const timeout = suspicionTimeoutMs(n, Math.max(0, s.confirmers.size - 1), {
+      probeIntervalMs: c.probeIntervalMs,
+      suspicionMult: c.suspicionMult,
+      suspicionMaxMult: c.suspicionMaxMult,
+      expectedConfirmations: c.expectedConfirmations,
+    });
+    const remaining = Math.max(0, s.startedAt + timeout - this.ports.clock.now());
+    s.timer = this.ports.clock.setTimer(remaining, () => {
+      s.timer = undefined;
+      if (this.#suspicions.get(url) !== s || !this.ports.isActive()) return;
+      this.#suspicions.delete(url);
+      const change = this.ports.table.claimFailure(url, 'offline', this.ports.selfUrl, this.ports.clock.now(), s.version);
+      if (change !== undefined) {
+        safeLog(this.ports.log, 'warn', 'suspicion timed out: marked offline', { baseUrl: url, confirmations: s.confirmers.size });
+        this.ports.applyOwnChange(change);
+      }
+    });
+  }
+
+  #clear(url: string): void {
+    const s = this.#suspicions.get(url);
+    if (s === undefined) return;
+    if (s.timer !== undefined) this.ports.clock.clearTimer(s.timer);
+    this.#suspicions.delete(url);
+  }
+
+  #scheduleProbe(delayMs: number): void {
+    const due = this.ports.clock.now() + delayMs;
+    this.ports.after(delayMs, 'probe', async () => {
+      if (!this.ports.isActive()) return;
+      const late = this.ports.clock.now() - due;
+      // A timer that fires half a period late means this process was stalled
+      // (GC, CPU starvation, SIGSTOP): trust our own verdicts a little less.
+      if (late > this.ports.config.probeIntervalMs / 2) this.awareness.apply(1);
+      this.#scheduleProbe(this.awareness.scale(this.ports.config.probeIntervalMs));
+      await this.#probeRound();
+    });
+  }
+
+  /** One protocol period: probe the ring's target, directly then indirectly. */
+  async #probeRound(): Promise<void> {
+    const { table, clock, config } = this.ports;
+    if (table.self()?.state !== 'online') return; // an offline server does not probe
+    const slot = Math.floor(clock.now() / config.probeIntervalMs);
+    const target = this.ring.target(this.ports.selfUrl, slot);
+    if (target === undefined) return;
+    const entry = table.get(target);
+    if (entry === undefined || entry.state === 'offline') return;
+    const version = entry.lastUpdate;
+    const direct = await this.ports.send(target, { entries: this.dissemination.take(), ping: true }, this.awareness.scale(config.probeTimeoutMs));
+    if (direct !== undefined) {
+      this.awareness.apply(-1);
+      return;
+    }
+    const helpers = sample(this.ports.random, table.upPeerUrls().filter((u) => u !== target), config.indirectProbes);
+    const answers = await Promise.all(helpers.map((h) =>
+      this.ports.send(h, { entries: this.dissemination.take(), ping: true, probe: target }, this.awareness.scale(config.indirectProbeTimeoutMs))));
+    // Lifeguard: a helper that does not answer at all suggests the problem is on our side.
+    if (answers.some((a) => a === undefined)) this.awareness.apply(1);
+    if (answers.some((a) => a?.probeOk === true)) {
+      this.awareness.apply(1); // others reach it and we do not: likely our own slowness
+      return;
+    }
+    if (!this.ports.isActive()) return;
+    this.#suspect(target, version);
+  }
+
+  /** Raises (or confirms) a suspicion about `target` at `version`. */
+  #suspect(target: string, version: number): void {
+    const now = this.ports.clock.now();
+    const change = this.ports.table.claimFailure(target, 'suspect', this.ports.selfUrl, now, version);
+    if (change !== undefined) {
+      safeLog(this.ports.log, 'info', 'probe and indirect probes failed: suspect', { baseUrl: target });
+      this.ports.applyOwnChange(change);
+      return;
+    }
+    const current = this.ports.table.get(target);
+    if (current?.state === 'suspect' && current.lastUpdate === version) {
+      const confirmation: MemberEntry = { ...current, by: this.ports.selfUrl, downAt: now };
+      if (this.confirm(confirmation)) this.dissemination.enqueue(confirmation, `${target}#${this.ports.selfUrl}`);
+    }
+  }
+}

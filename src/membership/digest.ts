@@ -1,0 +1,133 @@
+import { hash64 } from '../swim/hash.js';
+import type { MemberEntry } from './entry.js';
+
+/**
+ * An order-independent digest of the membership table, maintained in O(1)
+ * per change. Anti-entropy compares digests first and exchanges entries only
+ * when they differ, instead of resending unchanged lists.
+ *
+ * digest = (Σ hash64(entryKey(e)) mod 2^64) and the entry count. Addition is
+ * commutative, so the order entries were added in does not matter, and it is
+ * invertible, so removing an entry (or replacing it: remove the old, add the
+ * new) is O(1) too.
+ *
+ * The hash is fast and non-cryptographic (two seeded MurmurHash3 lanes, see
+ * swim/hash.ts). That is deliberate: messages are authenticated, so whoever
+ * could inject a crafted colliding table holds the secret and could as well
+ * send false entries outright; a chance collision (≈ 2^-64 per comparison)
+ * only delays a sync until one of the two tables changes again.
+ */
+
+/** Strings JSON writes as they are, between quotes: printable ASCII other than `"` and `\\`. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** JSON text of a field value; the common cases are written directly, with JSON.stringify's output. */
+function encodeValue(v: unknown): string {
+  if (typeof v === 'string') return PLAIN.test(v) ? '"' + v + '"' : JSON.stringify(v);
+  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'null';
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  return JSON.stringify(v);
+}
+
+/** The fields MemberEntry has or is expected to gain (`by`, `downAt`), for the fast path. */
+interface KnownFields {
+  baseUrl?: unknown;
+  by?: unknown;
+  downAt?: unknown;
+  lastUpdate?: unknown;
+  monitor?: unknown;
+  reason?: unknown;
+  state?: unknown;
+}
+
+/**
+ * A canonical string of every field of `e`: `"name":value` pairs (both
+ * JSON-encoded) sorted by field name and joined by commas; fields whose value
+ * is undefined are left out, so an absent optional field and an undefined one
+ * read the same. Generic over the fields, so optional fields added to
+ * MemberEntry later (and new states) are covered without changes here.
+ * Field values are expected to be scalars.
+ */
+export function entryKey(e: MemberEntry): string {
+  // Fast path, for entries whose own fields are all among the known ones
+  // (every entry, in practice): written out in sorted field order, with no
+  // name collection or sorting. Its output is what genericKey would produce.
+  const { baseUrl, by, downAt, lastUpdate, monitor, reason, state } = e as KnownFields;
+  if (baseUrl !== undefined) {
+    let present = 1;
+    let out = '"baseUrl":' + encodeValue(baseUrl);
+    if (by !== undefined) { present++; out += ',"by":' + encodeValue(by); }
+    if (downAt !== undefined) { present++; out += ',"downAt":' + encodeValue(downAt); }
+    if (lastUpdate !== undefined) { present++; out += ',"lastUpdate":' + encodeValue(lastUpdate); }
+    if (monitor !== undefined) { present++; out += ',"monitor":' + encodeValue(monitor); }
+    if (reason !== undefined) { present++; out += ',"reason":' + encodeValue(reason); }
+    if (state !== undefined) { present++; out += ',"state":' + encodeValue(state); }
+    // Equal counts: no other field, and no known field present-but-undefined.
+    if (Object.keys(e).length === present) return out;
+  }
+  return genericKey(e as unknown as Record<string, unknown>);
+}
+
+/** entryKey for entries with other fields, or known fields present but undefined: collect, sort, encode. */
+function genericKey(fields: Record<string, unknown>): string {
+  let out = '';
+  for (const name of Object.keys(fields).sort()) {
+    const value = fields[name];
+    if (value === undefined) continue;
+    if (out.length > 0) out += ',';
+    out += JSON.stringify(name) + ':' + encodeValue(value);
+  }
+  return out;
+}
+
+const TWO_32 = 4294967296;
+
+/**
+ * The running digest of a table. The 64-bit sum is kept as two 32-bit lanes
+ * with carry between them, i.e. a true sum modulo 2^64 of the 64-bit hashes.
+ * The caller keeps it in step with the table: add each entry when it enters,
+ * remove exactly that entry (same field values) when it leaves or is replaced.
+ * Each add or remove costs one entryKey and one hash64 (≈ 1-2 µs).
+ */
+export class TableDigest {
+  #hi = 0;
+  #lo = 0;
+  #count = 0;
+
+  /** A digest of `entries`. */
+  static of(entries: Iterable<MemberEntry>): TableDigest {
+    const d = new TableDigest();
+    for (const e of entries) d.add(e);
+    return d;
+  }
+
+  /** Accounts for `e` entering the table. */
+  add(e: MemberEntry): void {
+    const { hi, lo } = hash64(entryKey(e));
+    const sum = this.#lo + lo;
+    const carry = sum >= TWO_32 ? 1 : 0;
+    this.#lo = sum >>> 0;
+    this.#hi = (this.#hi + hi + carry) >>> 0;
+    this.#count += 1;
+  }
+
+  /** Accounts for `e` leaving the table; `e` must have been added with these exact field values. */
+  remove(e: MemberEntry): void {
+    const { hi, lo } = hash64(entryKey(e));
+    const diff = this.#lo - lo;
+    const borrow = diff < 0 ? 1 : 0;
+    this.#lo = diff >>> 0;
+    this.#hi = (this.#hi - hi - borrow) >>> 0;
+    this.#count -= 1;
+  }
+
+  /** Number of entries accounted for. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** 16 lowercase hex digits of the 64-bit sum, ':', and the count, e.g. `"00ab…ef:12"`. */
+  toString(): string {
+    return this.#hi.toString(16).padStart(8, '0') + this.#lo.toString(16).padStart(8, '0') + ':' + this.#count;
+  }
+}
