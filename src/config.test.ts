@@ -204,7 +204,7 @@ describe('resolveOptions', () => {
     masterListUrl: 'http://127.0.0.1:4000/',
   };
   const DELAYS = [
-    'gossipIntervalMs', 'masterAnnounceMinimumMs', 'masterAnnounceIntervalMs', 'exchangeTimeoutMs', 'retryDelayMs',
+    'gossipIntervalMs', 'masterAnnounceMinimumMs', 'masterAnnounceIntervalMs', 'exchangeTimeoutMs',
     'masterListTimeoutMs', 'bootstrapRetryMinMs', 'bootstrapRetryMaxMs', 'shutdownTimeoutMs',
     'probeIntervalMs', 'probeTimeoutMs', 'indirectProbeTimeoutMs', 'gossipTickMs',
   ] as const;
@@ -255,8 +255,8 @@ describe('resolveOptions', () => {
   });
 
   it('rejects zero where a positive value is needed and accepts it where zero makes sense', () => {
-    const zeroOk = resolveOptions({ ...base, masterAnnounceIntervalMs: 0, retryDelayMs: 0, fanout: 0, gossipJitter: 0 });
-    expect([zeroOk.masterAnnounceIntervalMs, zeroOk.retryDelayMs, zeroOk.fanout, zeroOk.gossipJitter]).toEqual([0, 0, 0, 0]);
+    const zeroOk = resolveOptions({ ...base, masterAnnounceIntervalMs: 0, fanout: 0, gossipJitter: 0 });
+    expect([zeroOk.masterAnnounceIntervalMs, zeroOk.fanout, zeroOk.gossipJitter]).toEqual([0, 0, 0]);
     const zeros = ['gossipIntervalMs', 'exchangeTimeoutMs', 'maxEntries', 'monitorWeight'] as const;
     const problems = problemsOf(() => resolveOptions({ ...base, ...Object.fromEntries(zeros.map((k) => [k, 0])) }));
     for (const k of zeros) expect(about(problems, k), k).toHaveLength(1);

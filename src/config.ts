@@ -40,8 +40,6 @@ export interface ClusterOptions {
   updateMasterListOnShutdown?: boolean;
   /** Time limit of one gossip exchange (request and reply). @default 5_000 */
   exchangeTimeoutMs?: number;
-  /** Delay before the one retry of a failed exchange; both failing marks the peer offline. @default 1_000 */
-  retryDelayMs?: number;
   /** Time limit of one master-list GET or PUT. @default 5_000 */
   masterListTimeoutMs?: number;
   /** First delay between background retries of the master-list download after a failed start; doubles up to the maximum. @default 1_000 */
@@ -130,7 +128,6 @@ export const DEFAULTS = {
   monitor: false,
   updateMasterListOnShutdown: false,
   exchangeTimeoutMs: 5_000,
-  retryDelayMs: 1_000,
   masterListTimeoutMs: 5_000,
   bootstrapRetryMinMs: 1_000,
   bootstrapRetryMaxMs: 60_000,
@@ -171,7 +168,7 @@ const POSITIVE_MS = [
 /** Settings that are ages and windows, never waited on: any positive finite duration up to ten years. */
 const POSITIVE_DURATIONS_MS = ['maxOfflineAgeMs', 'signatureWindowMs', 'maxFutureMs'] as const;
 const TEN_YEARS_MS = 10 * 365 * 86_400_000;
-const NON_NEGATIVE_MS = ['masterAnnounceIntervalMs', 'retryDelayMs'] as const;
+const NON_NEGATIVE_MS = ['masterAnnounceIntervalMs'] as const;
 const POSITIVE_INTEGERS = ['replayCacheSize', 'maxEntries', 'maxUrlLength', 'maxResponseBytes'] as const;
 /** setTimeout's limit: a larger delay would fire at once. */
 const MAX_DELAY_MS = 2_147_483_647;

@@ -27,7 +27,6 @@ export const STORE_AUTH = 'Bearer inprocess-store-token-0123456789';
 /** The short timings of the brief: rounds every 200 ms, announces every 1–1.5 s. */
 export const FAST: Partial<ClusterOptions> = {
   gossipIntervalMs: 200,
-  retryDelayMs: 100,
   exchangeTimeoutMs: 1_000,
   masterAnnounceMinimumMs: 1_000,
   masterAnnounceIntervalMs: 500,
