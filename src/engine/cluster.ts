@@ -223,7 +223,8 @@ class ClusterEngine implements Cluster, EnginePorts {
       });
       this.#scheduleBootstrapRetry();
     }
-    await this.#fanout((peer) => this.#antiEntropy(peer));
+    // Each exchange may be followed by a push-back: bound the whole fan-out.
+    await this.#withTimeout(this.#fanout((peer) => this.#antiEntropy(peer)), this.config.exchangeTimeoutMs).catch(() => undefined);
     return listed;
   }
 
@@ -480,7 +481,9 @@ class ClusterEngine implements Cluster, EnginePorts {
       return current;
     }
     const entry = this.table.setSelf({ state: want.state, monitor: this.config.monitor, ...(want.reason ? { reason: want.reason } : {}) }, this.clock.now());
-    if (current !== undefined && current.state !== 'online' && want.state === 'online') {
+    // A claim by others (suspect, or failed) is what a refutation answers; an
+    // operator bringing the server back is not one.
+    if (current !== undefined && (current.state === 'suspect' || current.reason === 'failed') && want.state === 'online') {
       this.#detector.awareness.apply(1); // being suspected is a sign of our own slowness (Lifeguard)
       safeLog(this.log, 'warn', 'refuted a claim that this server is down', { claimed: current.state, version: entry.lastUpdate });
     }

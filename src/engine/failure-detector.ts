@@ -184,7 +184,12 @@ export class FailureDetector {
     const current = this.ports.table.get(target);
     if (current?.state === 'suspect' && current.lastUpdate === version) {
       const confirmation: MemberEntry = { ...current, by: this.ports.selfUrl, downAt: now };
-      if (this.confirm(confirmation)) this.dissemination.enqueue(confirmation, `${target}#${this.ports.selfUrl}`);
+      if (this.confirm(confirmation)) {
+        // Hold the same entry the others will adopt (the later claim wins the
+        // tie), so that digests agree once the confirmation has spread.
+        this.ports.table.apply([confirmation]);
+        this.dissemination.enqueue(confirmation, `${target}#${this.ports.selfUrl}`);
+      }
     }
   }
 }
