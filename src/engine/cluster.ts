@@ -300,12 +300,12 @@ class ClusterEngine implements Cluster, EnginePorts {
     // A message without any of our optional fields comes from a seed-format
     // peer: it sent its whole list and expects ours.
     const seedFormat = !extras.ping && extras.digest === undefined && extras.probe === undefined;
-    this.#merge(entries, !(seedFormat || extras.full));
+    const corrections = this.#merge(entries, !(seedFormat || extras.full));
     const probeOk = extras.probe === undefined ? undefined : await this.#probeFor(extras.probe);
     const full = seedFormat || (extras.digest !== undefined && extras.digest !== this.#digest.toString());
     const reply: Record<string, unknown> = {
       message: 'gossip',
-      ...toServerList(full ? this.table.entries() : this.#dissemination.take()),
+      ...toServerList(full ? this.table.entries() : [...corrections, ...this.#dissemination.take()]),
       digest: this.#digest.toString(),
     };
     if (full) reply['full'] = true;
@@ -443,16 +443,27 @@ class ClusterEngine implements Cluster, EnginePorts {
    * dissemination), counts suspicion confirmations, and refutes false claims
    * about this server.
    */
-  #merge(entries: readonly MemberEntry[], rebroadcast: boolean): void {
+  #merge(entries: readonly MemberEntry[], rebroadcast: boolean): MemberEntry[] {
     const now = this.clock.now();
     const fresh = entries.filter((e) => !isExpiredTombstone(e, now, this.config.maxOfflineAgeMs));
     for (const change of this.table.apply(fresh)) this.#react(change, rebroadcast);
+    // Refute first, so that a claim about this server is answered with the refutation.
+    this.#assertSelf();
+    const corrections: MemberEntry[] = [];
     for (const e of fresh) {
       if (e.state === 'suspect' && e.by !== undefined && e.baseUrl !== this.baseUrl && this.#detector.confirm(e) && rebroadcast) {
         this.#dissemination.enqueue(e, `${e.baseUrl}#${e.by}`);
       }
+      // A failure claim older than what we hold is still travelling after its
+      // refutation: answer it with the newer entry, and spread that again, so
+      // that a server which caught the stale rumor cannot time it out.
+      const current = this.table.get(e.baseUrl);
+      if (e.state !== 'online' && current !== undefined && current.lastUpdate > e.lastUpdate && !corrections.includes(current)) {
+        corrections.push(current);
+        if (rebroadcast) this.#dissemination.enqueue(current);
+      }
     }
-    this.#assertSelf();
+    return corrections;
   }
 
   applyOwnChange(change: MemberChange | undefined): void {

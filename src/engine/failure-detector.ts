@@ -115,12 +115,54 @@ export class FailureDetector {
     s.timer = this.ports.clock.setTimer(remaining, () => {
       s.timer = undefined;
       if (this.#suspicions.get(url) !== s || !this.ports.isActive()) return;
-      this.#suspicions.delete(url);
-      const change = this.ports.table.claimFailure(url, 'offline', this.ports.selfUrl, this.ports.clock.now(), s.version);
-      if (change !== undefined) {
-        safeLog(this.ports.log, 'warn', 'suspicion timed out: marked offline', { baseUrl: url, confirmations: s.confirmers.size });
-        this.ports.applyOwnChange(change);
-      }
+      void this.#verifyThenFail(url, s);
+    });
+  }
+
+  /**
+   * Before turning a suspicion into `offline`, asks the target once more,
+   * directly and through `indirectProbes` helpers at the same time, carrying
+   * the claim: a live target refutes it in its answer. This catches the rare
+   * server that caught the suspicion rumor but missed the refutation (under
+   * heavy loss a rumor can miss a server), at the cost of at most
+   * `indirectProbeTimeoutMs` more for a real failure.
+   */
+  async #verifyThenFail(url: string, s: Suspicion): Promise<void> {
+    const { table, config } = this.ports;
+    const claim = table.get(url);
+    if (claim === undefined || claim.state !== 'suspect' || claim.lastUpdate !== s.version) return;
+    const entries = [claim, ...this.dissemination.take()];
+    const helpers = sample(this.ports.random, table.upPeerUrls().filter((u) => u !== url), config.indirectProbes);
+    const answers = await Promise.all([
+      this.ports.send(url, { entries, ping: true }, this.awareness.scale(config.probeTimeoutMs)),
+      ...helpers.map((h) => this.ports.send(h, { entries, ping: true, probe: url }, this.awareness.scale(config.indirectProbeTimeoutMs))),
+    ]);
+    if (this.#suspicions.get(url) !== s || !this.ports.isActive()) return; // refuted or cleared meanwhile
+    const alive = answers[0] !== undefined || answers.slice(1).some((a) => a?.probeOk === true);
+    if (alive) {
+      // It answers but its refutation has not reached us yet: give it one more minimum period.
+      s.timer = this.ports.clock.setTimer(this.#minTimeout(), () => {
+        s.timer = undefined;
+        if (this.#suspicions.get(url) === s && this.ports.isActive()) void this.#verifyThenFail(url, s);
+      });
+      return;
+    }
+    this.#suspicions.delete(url);
+    const change = table.claimFailure(url, 'offline', this.ports.selfUrl, this.ports.clock.now(), s.version);
+    if (change !== undefined) {
+      safeLog(this.ports.log, 'warn', 'suspicion timed out: marked offline', { baseUrl: url, confirmations: s.confirmers.size });
+      this.ports.applyOwnChange(change);
+    }
+  }
+
+  #minTimeout(): number {
+    const n = this.ports.table.upPeerUrls().length + 1;
+    const c = this.ports.config;
+    return suspicionTimeoutMs(n, Number.MAX_SAFE_INTEGER, {
+      probeIntervalMs: c.probeIntervalMs,
+      suspicionMult: c.suspicionMult,
+      suspicionMaxMult: c.suspicionMaxMult,
+      expectedConfirmations: c.expectedConfirmations,
     });
   }
 
