@@ -107,8 +107,10 @@ class ClusterEngine implements Cluster, EnginePorts {
   readonly #replay: ReplayGuard;
   readonly #limits: MessageLimits;
   readonly #gossipUrl: string;
-  readonly #digest = new TableDigest();
+  #digest = new TableDigest();
   readonly #monitors = new Set<string>();
+  /** Servers other servers declared failed: tried again now and then, so partitions heal. */
+  readonly #failed = new Set<string>();
   /** Peers that answered without a digest: they speak only the seed format and get full lists. */
   readonly #legacyPeers = new Set<string>();
   readonly #dissemination: Dissemination;
@@ -141,13 +143,40 @@ class ClusterEngine implements Cluster, EnginePorts {
       const url = (after ?? before)!.baseUrl;
       if (url !== this.baseUrl && after !== undefined && after.state !== 'offline' && after.monitor) this.#monitors.add(url);
       else this.#monitors.delete(url);
+      if (url !== this.baseUrl && after?.state === 'offline' && after.reason === 'failed') this.#failed.add(url);
+      else this.#failed.delete(url);
       this.#detector.onChange(before, after);
     });
-    if (deps.snapshot !== undefined) this.table.apply(deps.snapshot);
+    if (deps.snapshot !== undefined) this.#restore(deps.snapshot);
   }
 
   get status(): ClusterStatus {
     return this.#status;
+  }
+
+  /**
+   * Loads a snapshot in bulk and rebuilds the derived indexes once. Work
+   * that depends only on the snapshot (its digest, its probe-ring order) is
+   * shared by every instance restoring the same snapshot array.
+   */
+  #restore(snapshot: readonly MemberEntry[]): void {
+    this.table.load(snapshot);
+    let digest = snapshotDigests.get(snapshot);
+    if (digest === undefined) {
+      digest = TableDigest.of(this.table.values());
+      snapshotDigests.set(snapshot, digest);
+    }
+    this.#digest = digest.clone();
+    this.#detector.ring.loadShared(snapshot, () => [...this.table.values()].filter((e) => e.state !== 'offline').map((e) => e.baseUrl));
+    for (const e of this.table.values()) {
+      if (e.baseUrl === this.baseUrl) continue;
+      if (e.state === 'offline') {
+        if (e.reason === 'failed') this.#failed.add(e.baseUrl);
+        continue;
+      }
+      if (e.monitor) this.#monitors.add(e.baseUrl);
+      if (e.state === 'suspect') this.#detector.onChange(undefined, e);
+    }
   }
 
   /** The status, read through a call so that TypeScript does not narrow it across awaits. */
@@ -365,9 +394,25 @@ class ClusterEngine implements Cluster, EnginePorts {
         safeLog(this.log, 'debug', 'forgot offline server', { baseUrl: gone.baseUrl });
       }
       const peer = choosePeer(this.table.upPeerUrls(), this.#monitors, this.random, this.config.monitorWeight);
-      if (peer !== undefined) await this.#antiEntropy(peer);
+      const lost = this.#pickFailed();
+      await Promise.all([peer === undefined ? undefined : this.#antiEntropy(peer), lost === undefined ? undefined : this.#antiEntropy(lost)]);
       if (this.#status === 'running') this.#scheduleAntiEntropy();
     });
+  }
+
+  /**
+   * A server declared failed, at random, to try once more (Serf's
+   * reconnect): after a partition each side holds the other as failed and
+   * probes only servers it holds up, so without this the halves would wait
+   * for the master list to bring them together. Servers that left or were
+   * taken offline by an operator are not retried. Its URL came from an
+   * authenticated message, like every URL this server contacts.
+   */
+  #pickFailed(): string | undefined {
+    if (this.#failed.size === 0) return undefined;
+    let i = Math.floor(this.random.float() * this.#failed.size);
+    for (const url of this.#failed) if (i-- === 0) return url;
+    return undefined;
   }
 
   /**
@@ -599,6 +644,9 @@ class ClusterEngine implements Cluster, EnginePorts {
     this.#detector.stop();
   }
 }
+
+/** Digest of each restored snapshot array (the table a snapshot makes does not depend on who loads it). */
+const snapshotDigests = new WeakMap<readonly MemberEntry[], TableDigest>();
 
 /** A URL fit for a log line: no credentials, no query (it may hold a token). */
 function redactUrl(raw: string): string {

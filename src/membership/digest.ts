@@ -83,6 +83,22 @@ function genericKey(fields: Record<string, unknown>): string {
 const TWO_32 = 4294967296;
 
 /**
+ * Hash of each entry object already seen. Entries are immutable, and one
+ * object often enters many tables (every server of a simulation shares its
+ * snapshot's objects), so the key and hash are computed once per object.
+ */
+const hashCache = new WeakMap<MemberEntry, { hi: number; lo: number }>();
+
+function entryHash(e: MemberEntry): { hi: number; lo: number } {
+  let h = hashCache.get(e);
+  if (h === undefined) {
+    h = hash64(entryKey(e));
+    hashCache.set(e, h);
+  }
+  return h;
+}
+
+/**
  * The running digest of a table. The 64-bit sum is kept as two 32-bit lanes
  * with carry between them, i.e. a true sum modulo 2^64 of the 64-bit hashes.
  * The caller keeps it in step with the table: add each entry when it enters,
@@ -94,6 +110,15 @@ export class TableDigest {
   #lo = 0;
   #count = 0;
 
+  /** A copy of this digest. */
+  clone(): TableDigest {
+    const d = new TableDigest();
+    d.#hi = this.#hi;
+    d.#lo = this.#lo;
+    d.#count = this.#count;
+    return d;
+  }
+
   /** A digest of `entries`. */
   static of(entries: Iterable<MemberEntry>): TableDigest {
     const d = new TableDigest();
@@ -103,7 +128,7 @@ export class TableDigest {
 
   /** Accounts for `e` entering the table. */
   add(e: MemberEntry): void {
-    const { hi, lo } = hash64(entryKey(e));
+    const { hi, lo } = entryHash(e);
     const sum = this.#lo + lo;
     const carry = sum >= TWO_32 ? 1 : 0;
     this.#lo = sum >>> 0;
@@ -113,7 +138,7 @@ export class TableDigest {
 
   /** Accounts for `e` leaving the table; `e` must have been added with these exact field values. */
   remove(e: MemberEntry): void {
-    const { hi, lo } = hash64(entryKey(e));
+    const { hi, lo } = entryHash(e);
     const diff = this.#lo - lo;
     const borrow = diff < 0 ? 1 : 0;
     this.#lo = diff >>> 0;

@@ -5,7 +5,7 @@
  */
 
 import { isUp, type MemberEntry, type OfflineReason } from './entry.js';
-import { type MemberChange, mergeInto } from './merge.js';
+import { compareEntries, type MemberChange, mergeInto } from './merge.js';
 import { nextVersion } from './version.js';
 
 /**
@@ -45,7 +45,6 @@ export class MembershipTable {
   #version = 0;
   /** Up (online or suspect) servers other than self, in no order, for O(1) random choice. */
   readonly #upPeers: string[] = [];
-  readonly #upIndex = new Map<string, number>();
   readonly #listeners: Array<(before: MemberEntry | undefined, after: MemberEntry | undefined) => void> = [];
 
   /** @param selfUrl this server's normalised base URL. */
@@ -88,6 +87,11 @@ export class MembershipTable {
     return this.#entries.get(this.#selfUrl);
   }
 
+  /** All entries, in no particular order (no copy, no sort). */
+  values(): IterableIterator<MemberEntry> {
+    return this.#entries.values();
+  }
+
   /** All entries, sorted by baseUrl. */
   entries(): MemberEntry[] {
     return [...this.#entries.values()].sort(byBaseUrl);
@@ -111,6 +115,25 @@ export class MembershipTable {
   /** Base URLs of up servers other than self, in no particular order. O(1); do not modify. */
   upPeerUrls(): readonly string[] {
     return this.#upPeers;
+  }
+
+  /**
+   * Fills an empty table in one pass, without per-entry change listeners:
+   * for restoring a snapshot of thousands of entries. The caller rebuilds its
+   * derived indexes from {@link entries}. Later duplicates of a key merge as
+   * usual. Throws if the table is not empty.
+   */
+  load(entries: Iterable<MemberEntry>): void {
+    if (this.#entries.size > 0) throw new Error('MembershipTable.load needs an empty table');
+    for (const e of entries) {
+      const current = this.#entries.get(e.baseUrl);
+      if (current === undefined || compareEntries(e, current) > 0) this.#entries.set(e.baseUrl, e);
+    }
+    for (const e of this.#entries.values()) {
+      if (e.baseUrl === this.#selfUrl) this.#observeSelf(e.lastUpdate);
+      else if (isUp(e)) this.#upPeers.push(e.baseUrl);
+    }
+    this.#version += this.#entries.size;
   }
 
   /**
@@ -207,17 +230,13 @@ export class MembershipTable {
       const wasUp = before !== undefined && isUp(before);
       const nowUp = after !== undefined && isUp(after);
       if (nowUp && !wasUp) {
-        this.#upIndex.set(url, this.#upPeers.length);
         this.#upPeers.push(url);
       } else if (wasUp && !nowUp) {
-        // Swap-remove keeps removal O(1).
-        const i = this.#upIndex.get(url)!;
+        // A linear search (servers go down rarely) instead of an index map:
+        // a simulator holds 10^8 (server, member) pairs, and memory counts.
+        const i = this.#upPeers.indexOf(url);
         const last = this.#upPeers.pop()!;
-        if (last !== url) {
-          this.#upPeers[i] = last;
-          this.#upIndex.set(last, i);
-        }
-        this.#upIndex.delete(url);
+        if (i >= 0 && last !== url) this.#upPeers[i] = last;
       }
     }
     for (const l of this.#listeners) l(before, after);
