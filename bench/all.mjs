@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+// `npm run bench [-- --sizes 100,1000,10000]`: runs bench/sim.mjs for each
+// size in its own process (10,000 servers need a large heap), prints each
+// JSON line, and writes BENCHMARKS.md with the figures beside their anchors.
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+
+const args = process.argv.slice(2);
+const i = args.indexOf('--sizes');
+const sizes = (i >= 0 ? args[i + 1] : '100,1000,10000').split(',').map(Number);
+const results = [];
+for (const n of sizes) {
+  console.error(`[bench] N=${n} ...`);
+  const out = execFileSync(process.execPath, ['--max-old-space-size=20000', 'bench/sim.mjs', '--nodes', String(n), '--json'], {
+    encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26,
+  });
+  const line = out.trim().split('\n').at(-1);
+  console.log(line);
+  results.push(JSON.parse(line));
+}
+
+const fmt = (v, digits = 0) => (v === null || v === undefined ? 'n/a' : typeof v === 'number' ? v.toLocaleString('en-US', { maximumFractionDigits: digits }) : String(v));
+const col = (key, digits) => results.map((r) => fmt(r[key], digits));
+const header = `| figure | ${results.map((r) => `N = ${r.nodes.toLocaleString('en-US')}`).join(' | ')} | anchor |`;
+const sep = `|---|${results.map(() => '---:').join('|')}|---|`;
+const row = (name, key, anchor, digits) => `| ${name} | ${col(key, digits).join(' | ')} | ${anchor} |`;
+const table = [
+  header, sep,
+  row('join reaches 50 % of servers (ms)', 'change_reach_ms_p50', ''),
+  row('join reaches 99.99 % of servers (ms)', 'change_reach_ms_p9999', 'Serf: 2,200 ms to 99.99 % at N = 1,000; target ≤ 1,000 ms'),
+  row('anti-entropy alone: rounds to full convergence, p99', 'antientropy_rounds_p99', 'ideal push-pull below; target ≤ ideal + 1', 1),
+  row('ideal push-pull with one random peer: rounds, p99 (same run)', 'pushpull_limit_rounds_p99', 'yardstick'),
+  row('bytes per server per second at rest', 'steady_bytes_per_server_per_s', 'target ≤ 250 (2 kbps)', 1),
+  row('crash → every live server lists it offline, p50 (ms)', 'detect_ms_p50', ''),
+  row('crash → every live server lists it offline, p99 (ms)', 'detect_ms_p99', 'memberlist LAN ≈ 14,000 ms at N = 1,000; target ≤ 15,000 ms'),
+  row('first suspicion after a crash, p50 (probe periods)', 'first_suspect_periods_p50', 'SWIM: 1.58 periods (expected) to first detection', 2),
+  row('live servers declared offline per 10^5 server-rounds (10 % loss, 200 ms jitter)', 'false_offline_per_1e5_server_rounds', 'target 0', 2),
+  row('server-rounds observed for the line above', 'server_rounds', ''),
+  row('false suspicions in that run (events, all refuted)', 'false_suspicions', ''),
+  row('wall time of the whole benchmark (s)', 'wall_s', '', 1),
+].join('\n');
+
+const md = `# Benchmarks
+
+All figures come from one command, run on this repository's CI machine kind (${os.cpus().length} cores, Node ${process.version}):
+
+\`\`\`bash
+npm run bench            # all sizes; writes this file
+npm run bench:sim -- --nodes 1000 --json   # one size; JSON on the last line
+\`\`\`
+
+\`npm run bench:sim\` runs the real engine (the same code as production) in the simulator of \`clustershazbot/testing\`: virtual time, an in-memory network with 5 ms ± 2 ms one-way latency, the default configuration (30 s anti-entropy, 2.5 s probe period, 3 indirect probes, Lifeguard suspicion with \`suspicionMult\` 1 and \`suspicionMaxMult\` 3). Servers warm-start knowing each other (a restored snapshot); the join measured is a real one (master-list read, fan-out, dissemination). Every figure is virtual time except the wall time.
+
+## Results
+
+${table}
+
+## How each figure is measured
+
+- **Join reach**: a new server starts (reads the master list, exchanges with its fan-out, pushes its own entry); the time until 50 % and 99.99 % of the other servers emit \`server:up\` for it.
+- **Anti-entropy rounds**: the same join with \`pushChanges: false\` and \`fanout: 0\`, so only the periodic digest exchanges spread it; rounds = virtual time / 30 s until every server lists it; p99 over the trials (10 at N = 100, 3 at 1,000, 1 at 10,000). **Ideal push-pull**: a synchronous model computed in the same run, in which every round each server exchanges state with one uniformly random server; p99 over 1,000 trials (100 at 10,000).
+- **Bytes at rest**: every message of 120 s without changes, counted as HTTP/1.1 text (request line, Host, Content-Type, Content-Length, Authorization and body; status line, Content-Type, Content-Length and body for replies — a real server adds some 100–200 bytes of its own headers, not counted), divided by servers and seconds. Each message counts once, so this is what the average server sends (and receives).
+- **Detection**: random servers are crashed one after another (20 trials at N = 100, 10 at 1,000, 3 at 10,000); the time from the crash until every live server emits \`server:down\` for it. **First suspicion**: from the crash to the first \`server:suspect\` anywhere, in probe periods, to compare with SWIM's expected 1.58 periods to first detection (the probe ring makes every server probed once per period).
+- **False offline**: a separate run at 10 % message loss (requests and replies independently) and latency uniform in 5–205 ms (200 ms of jitter), for max(100, 10^5 / N) probe periods; every \`server:down\` counts, since no server fails in that run. A server-round is one server during one probe period.
+
+## Notes
+
+- **Serf**'s figure is from its documentation's convergence simulator; **memberlist**'s detection figure follows from its LAN defaults (\`SuspicionMult\` 4, 1 s probes) at N = 1,000. Neither was run here.
+`;
+writeFileSync('BENCHMARKS.md', md);
+console.error('[bench] wrote BENCHMARKS.md');
