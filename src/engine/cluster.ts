@@ -7,7 +7,7 @@ import { cryptoRandom } from '../core/system-random.js';
 import { createHttpTransport } from '../core/http-transport.js';
 import { resolveOptions, type ClusterOptions, type ResolvedConfig } from '../config.js';
 import { NotStartedError, UnauthorizedError } from '../errors.js';
-import { TableDigest } from '../membership/digest.js';
+import { BucketedDigest, bucketOf } from '../membership/digest.js';
 import type { MemberEntry, OfflineReason } from '../membership/entry.js';
 import type { MemberChange } from '../membership/merge.js';
 import { MembershipTable, isExpiredTombstone } from '../membership/table.js';
@@ -107,7 +107,7 @@ class ClusterEngine implements Cluster, EnginePorts {
   readonly #replay: ReplayGuard;
   readonly #limits: MessageLimits;
   readonly #gossipUrl: string;
-  #digest = new TableDigest();
+  #digest = new BucketedDigest();
   readonly #monitors = new Set<string>();
   /** Servers other servers declared failed: tried again now and then, so partitions heal. */
   readonly #failed = new Set<string>();
@@ -163,7 +163,7 @@ class ClusterEngine implements Cluster, EnginePorts {
     this.table.load(snapshot);
     let digest = snapshotDigests.get(snapshot);
     if (digest === undefined) {
-      digest = TableDigest.of(this.table.values());
+      digest = BucketedDigest.of(this.table.values());
       snapshotDigests.set(snapshot, digest);
     }
     this.#digest = digest.clone();
@@ -329,15 +329,20 @@ class ClusterEngine implements Cluster, EnginePorts {
     // A message without any of our optional fields comes from a seed-format
     // peer: it sent its whole list and expects ours.
     const seedFormat = !extras.ping && extras.digest === undefined && extras.probe === undefined;
-    const corrections = this.#merge(entries, !(seedFormat || extras.full));
+    const corrections = this.#merge(entries, !(seedFormat || extras.full || extras.want !== undefined));
     const probeOk = extras.probe === undefined ? undefined : await this.#probeFor(extras.probe);
-    const full = seedFormat || (extras.digest !== undefined && extras.digest !== this.#digest.toString());
-    const reply: Record<string, unknown> = {
-      message: 'gossip',
-      ...toServerList(full ? this.table.entries() : [...corrections, ...this.#dissemination.take()]),
-      digest: this.#digest.toString(),
-    };
-    if (full) reply['full'] = true;
+    const mine = this.#digest.toString();
+    const differs = extras.digest !== undefined && extras.digest !== mine;
+    // Whole lists for seed-format peers and small tables; bucket digests for large ones.
+    const bucketed = differs && this.table.size >= BUCKET_SYNC_MIN_ENTRIES;
+    const full = seedFormat || (differs && !bucketed);
+    let answer: MemberEntry[];
+    if (full) answer = this.table.entries();
+    else if (extras.want !== undefined) answer = this.#entriesIn(extras.want);
+    else answer = [...corrections, ...this.#dissemination.take()];
+    const reply: Record<string, unknown> = { message: 'gossip', ...toServerList(answer), digest: mine };
+    if (full || extras.want !== undefined) reply['full'] = true;
+    if (bucketed) reply['buckets'] = this.#digest.buckets();
     if (probeOk !== undefined) reply['probeOk'] = probeOk;
     return signReply(this.config.secrets[0]!, this.#gossipUrl, header.n, reply, this.clock.now(), makeNonce(this.random)) as unknown as GossipMessage;
   }
@@ -428,9 +433,23 @@ class ClusterEngine implements Cluster, EnginePorts {
     }
     const reply = await this.send(peer, { entries: this.#dissemination.take(), digest: true }, this.config.exchangeTimeoutMs);
     if (reply === undefined || reply.digest === undefined) return;
+    if (reply.buckets !== undefined) {
+      // Large tables: trade only the buckets that differ, both ways, in one exchange.
+      const want = this.#digest.differing(reply.buckets);
+      if (want.length > 0) await this.send(peer, { entries: this.#entriesIn(want), ping: true, want }, this.config.exchangeTimeoutMs);
+      return;
+    }
     if (reply.digest !== this.#digest.toString()) {
       await this.send(peer, { entries: 'full', ping: true }, this.config.exchangeTimeoutMs);
     }
+  }
+
+  /** Every entry whose server falls in one of `buckets`. */
+  #entriesIn(buckets: readonly number[]): MemberEntry[] {
+    const wanted = new Set(buckets);
+    const out: MemberEntry[] = [];
+    for (const e of this.table.values()) if (wanted.has(bucketOf(e.baseUrl))) out.push(e);
+    return out;
   }
 
   /** One signed exchange. Never throws; resolves the reply's extras, or undefined if it failed. */
@@ -443,7 +462,8 @@ class ClusterEngine implements Cluster, EnginePorts {
     if (out.digest) body['digest'] = this.#digest.toString();
     if (out.ping) body['ping'] = true;
     if (out.probe !== undefined) body['probe'] = out.probe;
-    if (out.entries === 'full' && (out.ping || out.digest)) body['full'] = true;
+    if (out.want !== undefined) body['want'] = out.want;
+    if ((out.entries === 'full' && (out.ping || out.digest)) || out.want !== undefined) body['full'] = true;
     const t = this.clock.now();
     const nonce = makeNonce(this.random);
     try {
@@ -646,7 +666,10 @@ class ClusterEngine implements Cluster, EnginePorts {
 }
 
 /** Digest of each restored snapshot array (the table a snapshot makes does not depend on who loads it). */
-const snapshotDigests = new WeakMap<readonly MemberEntry[], TableDigest>();
+const snapshotDigests = new WeakMap<readonly MemberEntry[], BucketedDigest>();
+
+/** Below this many entries a whole list costs less than bucket digests: mismatches send whole lists. */
+const BUCKET_SYNC_MIN_ENTRIES = 256;
 
 /** A URL fit for a log line: no credentials, no query (it may hold a token). */
 function redactUrl(raw: string): string {

@@ -16,6 +16,8 @@ export interface Outgoing {
   readonly probe?: string;
   /** Include this server's table digest (anti-entropy). */
   readonly digest?: boolean;
+  /** Ask for the receiver's entries in these buckets; `entries` then holds ours in them. */
+  readonly want?: readonly number[];
 }
 
 /**

@@ -7,6 +7,7 @@
  */
 import type { MemberEntry, OfflineReason, ServerState } from '../membership/entry.js';
 import { normalizeBaseUrl } from '../membership/url.js';
+import { DIGEST_BUCKETS } from '../membership/digest.js';
 import { MalformedError, TooLargeError } from '../errors.js';
 import type { GossipServer } from '../types.js';
 import { isPlainObject } from './canonical-json.js';
@@ -48,8 +49,12 @@ export interface GossipExtras {
   readonly probe: string | undefined;
   /** Reply to an indirect probe: whether the member answered the helper. */
   readonly probeOk: boolean | undefined;
-  /** The lists are the sender's whole table (not only recent changes). */
+  /** The lists are the sender's whole table, or all of it in the buckets asked for (not only recent changes). */
   readonly full: boolean;
+  /** Reply to anti-entropy when digests differ in a large table: the digest of each bucket. */
+  readonly buckets: readonly string[] | undefined;
+  /** Request: send me your entries in these buckets (mine are in the lists). */
+  readonly want: readonly number[] | undefined;
 }
 
 const DIGEST = /^[0-9a-f]{16}:\d{1,9}$/;
@@ -73,7 +78,19 @@ export function parseGossipExtras(body: unknown, limits: Pick<MessageLimits, 'ma
     if (typeof rawProbe !== 'string') throw new MalformedError('probe: must be a string');
     probe = normalizeBaseUrl(rawProbe, limits.maxUrlLength);
   }
-  return { digest: digest as string | undefined, ping: ping === true, probe, probeOk: probeOk as boolean | undefined, full: full === true };
+  const buckets = own(obj, 'buckets');
+  if (buckets !== undefined && (!Array.isArray(buckets) || buckets.length !== DIGEST_BUCKETS || !buckets.every((b) => typeof b === 'string' && DIGEST.test(b)))) {
+    throw new MalformedError(`buckets: must be ${DIGEST_BUCKETS} digests`);
+  }
+  const want = own(obj, 'want');
+  if (want !== undefined && (!Array.isArray(want) || want.length > DIGEST_BUCKETS
+    || !want.every((b) => Number.isInteger(b) && (b as number) >= 0 && (b as number) < DIGEST_BUCKETS))) {
+    throw new MalformedError(`want: must be at most ${DIGEST_BUCKETS} bucket numbers`);
+  }
+  return {
+    digest: digest as string | undefined, ping: ping === true, probe, probeOk: probeOk as boolean | undefined, full: full === true,
+    buckets: buckets as string[] | undefined, want: want as number[] | undefined,
+  };
 }
 
 const REASONS: ReadonlySet<unknown> = new Set<OfflineReason>(['left', 'admin', 'failed']);
