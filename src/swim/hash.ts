@@ -62,7 +62,7 @@ function round(h: number, k: number): number {
 }
 
 /** MurmurHash3's 32-bit finaliser: a bijection on 32-bit values with full avalanche. */
-function fmix32(x: number): number {
+export function fmix32(x: number): number {
   let h = x | 0;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);

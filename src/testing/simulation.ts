@@ -7,6 +7,7 @@ import type { MemberEntry } from '../membership/entry.js';
 import { normalizeBaseUrl } from '../membership/url.js';
 import { SimClock } from './sim-clock.js';
 import { SIM_MASTER_LIST_URL, SimNetwork, type SimProcess } from './sim-network.js';
+import { fmix32 } from '../swim/hash.js';
 
 /** Gossip secret every simulated server shares (unless `options` overrides it). */
 export const SIM_SECRET = 'sim-gossip-secret-0123456789abcdef';
@@ -393,12 +394,7 @@ function mix(...xs: number[]): number {
     h = Math.imul(h ^ (x | 0), 0x01000193);
     h = Math.imul(h ^ Math.floor(x / 4294967296), 0x01000193);
   }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(h);
 }
 
 let snapshotProbe: Promise<boolean> | undefined;
