@@ -196,6 +196,16 @@ describe('optionsFromEnv', () => {
   });
 });
 
+describe('SHAZBOT_PROBE_INTERVAL', () => {
+  it('sets the failure-detection period in seconds, and is validated like the others', () => {
+    expect(resolveOptions(optionsFromEnv(validEnv({ SHAZBOT_PROBE_INTERVAL: '1.5' })).options).probeIntervalMs).toBe(1_500);
+    expect(resolveOptions(optionsFromEnv(validEnv({})).options).probeIntervalMs).toBe(2_500);
+    expect(about(problemsOf(() => optionsFromEnv(validEnv({ SHAZBOT_PROBE_INTERVAL: 'soon' }))), 'SHAZBOT_PROBE_INTERVAL')).toHaveLength(1);
+    // The probe timeout (0.5 s) must stay below it.
+    expect(about(problemsOf(() => optionsFromEnv(validEnv({ SHAZBOT_PROBE_INTERVAL: '0.2' }))), 'probeTimeoutMs')).toHaveLength(1);
+  });
+});
+
 describe('resolveOptions', () => {
   const base: ClusterOptions = {
     baseUrl: 'http://127.0.0.1:3000/',

@@ -297,7 +297,7 @@ export interface EnvConfig {
 }
 
 /**
- * Reads the `SHAZBOT_*` variables of the seed README (and `SHAZBOT_LOG_LEVEL`).
+ * Reads the `SHAZBOT_*` variables of the seed README (and `SHAZBOT_PROBE_INTERVAL`, `SHAZBOT_LOG_LEVEL`).
  * The six variables the README lists as required are required here too.
  * Throws one {@link ConfigError} listing every problem, including those
  * {@link resolveOptions} finds.
@@ -346,6 +346,7 @@ export function optionsFromEnv(env: Readonly<Record<string, string | undefined>>
   const gossipIntervalMs = seconds('SHAZBOT_GOSSIP_INTERVAL', false);
   const masterAnnounceMinimumMs = seconds('SHAZBOT_MASTER_ANNOUNCE_MINIMUM', false);
   const masterAnnounceIntervalMs = seconds('SHAZBOT_MASTER_ANNOUNCE_INTERVAL', true);
+  const probeIntervalMs = seconds('SHAZBOT_PROBE_INTERVAL', false);
   const monitor = bool('SHAZBOT_MONITOR');
   const updateMasterListOnShutdown = bool('SHAZBOT_UPDATE_MASTER_LIST_ON_SHUTDOWN');
   let logLevel: EnvLogLevel = 'info';
@@ -365,6 +366,7 @@ export function optionsFromEnv(env: Readonly<Record<string, string | undefined>>
     gossipIntervalMs,
     masterAnnounceMinimumMs,
     masterAnnounceIntervalMs,
+    probeIntervalMs,
     monitor,
     updateMasterListOnShutdown,
   };
@@ -395,6 +397,7 @@ const ENV_NAMES: Record<string, string> = {
   gossipIntervalMs: 'SHAZBOT_GOSSIP_INTERVAL',
   masterAnnounceMinimumMs: 'SHAZBOT_MASTER_ANNOUNCE_MINIMUM',
   masterAnnounceIntervalMs: 'SHAZBOT_MASTER_ANNOUNCE_INTERVAL',
+  probeIntervalMs: 'SHAZBOT_PROBE_INTERVAL',
 };
 
 function toEnvName(problem: string): string {
