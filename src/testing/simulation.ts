@@ -124,8 +124,7 @@ export class Simulation {
     const list = JSON.stringify({ online: snapshot.map((e) => ({ baseUrl: e.baseUrl, monitor: e.monitor, lastUpdate: e.lastUpdate })) });
     // With a snapshot the list is stored only after the start, so N starting
     // servers each read a 404 instead of N entries (O(N) instead of O(N²)).
-    // An engine that ignores the snapshot reads the full list instead.
-    const viaSnapshot = warm && (await engineTakesSnapshot());
+    const viaSnapshot = warm;
     if (!viaSnapshot) sim.net.masterList = list;
     const starts = options.map((opt, i) => sim.#spawn(i, opt, viaSnapshot ? snapshot : undefined).cluster.start());
     await sim.#settle(Promise.all(starts), 'start');
@@ -264,7 +263,7 @@ export class Simulation {
     const generation = previous === undefined ? 0 : previous.generation + 1;
     const proc = this.net.process(baseUrl);
     const clock = new NodeClock(this.clock, proc, previous?.clock.skewMs ?? this.#o.skewMs?.(i) ?? 0);
-    const deps: ClusterDeps & { snapshot?: readonly MemberEntry[] } = {
+    const deps: ClusterDeps = {
       clock,
       random: seededRandom(mix(this.#o.seed, i, generation)),
       transport: proc.transport(),
@@ -395,38 +394,4 @@ function mix(...xs: number[]): number {
     h = Math.imul(h ^ Math.floor(x / 4294967296), 0x01000193);
   }
   return fmix32(h);
-}
-
-let snapshotProbe: Promise<boolean> | undefined;
-
-/**
- * Whether this engine accepts `deps.snapshot`: one throwaway instance with a
- * one-entry snapshot, started on its own clock and network (the store
- * empty), must then know the snapshot's server. Cached per process.
- */
-export function engineTakesSnapshot(): Promise<boolean> {
-  snapshotProbe ??= (async () => {
-    const clock = new SimClock(SIM_START_MS);
-    const net = new SimNetwork(clock, seededRandom(1), { jitterMs: 0 });
-    const self = 'http://probe-self.sim/';
-    const other = 'http://probe-other.sim/';
-    const proc = net.process(self);
-    const deps: ClusterDeps & { snapshot: readonly MemberEntry[] } = {
-      clock: new NodeClock(clock, proc, 0),
-      random: seededRandom(1),
-      transport: proc.transport(),
-      logger: silentLogger,
-      snapshot: [{ baseUrl: other, state: 'online', monitor: false, lastUpdate: SIM_START_MS }],
-    };
-    const cluster = createCluster(
-      { baseUrl: self, secret: SIM_SECRET, controlSecret: SIM_CONTROL_SECRET, masterListUrl: SIM_MASTER_LIST_URL, fanout: 0 },
-      deps,
-    );
-    net.register(self, cluster);
-    await runUntilSettled(clock, cluster.start(), START_LIMIT_MS, 'snapshot probe');
-    const known = cluster.member(other) !== undefined;
-    net.crash(self);
-    return known;
-  })();
-  return snapshotProbe;
 }
