@@ -3,14 +3,19 @@
 // size in its own process (10,000 servers need a large heap), prints each
 // JSON line, and writes BENCHMARKS.md with the figures beside their anchors.
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 
 const args = process.argv.slice(2);
 const i = args.indexOf('--sizes');
 const sizes = (i >= 0 ? args[i + 1] : '100,1000,10000').split(',').map(Number);
 const results = [];
-for (const n of sizes) {
+// `--from FILE`: render BENCHMARKS.md from the JSON lines a previous run printed, without running again.
+const from = args.indexOf('--from');
+if (from >= 0) {
+  for (const line of readFileSync(args[from + 1], 'utf8').split('\n')) if (line.startsWith('{"nodes"')) results.push(JSON.parse(line));
+}
+for (const n of from >= 0 ? [] : sizes) {
   console.error(`[bench] N=${n} ...`);
   const out = execFileSync(process.execPath, ['--max-old-space-size=20000', 'bench/sim.mjs', '--nodes', String(n), '--json'], {
     encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26,
@@ -38,6 +43,9 @@ const table = [
   row('live servers declared offline per 10^5 server-rounds (10 % loss, 200 ms jitter)', 'false_offline_per_1e5_server_rounds', 'target 0', 2),
   row('server-rounds observed for the line above', 'server_rounds', ''),
   row('false suspicions in that run (events, all refuted)', 'false_suspicions', ''),
+  row('simulator: start N servers, wall (s)', 'sim_create_wall_s', '', 1),
+  row('simulator: 100 probe rounds at rest, wall (s)', 'sim_100_rounds_wall_s', 'target ≤ 60 s at N = 10,000', 1),
+  row('simulator: messages in those 100 rounds', 'sim_100_rounds_messages', ''),
   row('wall time of the whole benchmark (s)', 'wall_s', '', 1),
 ].join('\n');
 

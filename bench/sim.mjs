@@ -151,6 +151,16 @@ function pushPullLimit(trials) {
   return rounds;
 }
 
+/** Wall time of the simulator itself: start N servers, then 100 protocol periods (probe rounds) at rest. */
+async function speed() {
+  const t0 = performance.now();
+  const sim = await Simulation.create({ seed: SEED + 4, nodes: N });
+  const t1 = performance.now();
+  await sim.run(100 * P);
+  const t2 = performance.now();
+  return { create: (t1 - t0) / 1000, rounds: (t2 - t1) / 1000, timers: sim.clock.firedTimers, messages: sim.net.messagesSent };
+}
+
 const out = { nodes: N, seed: SEED, probe_interval_ms: P, antientropy_interval_ms: AE };
 if (!SKIP.has('reach')) {
   log(`[bench:sim] N=${N}: join dissemination and bandwidth at rest ...`);
@@ -185,6 +195,13 @@ if (!SKIP.has('false')) {
   out.false_offline_per_1e5_server_rounds = f.per1e5;
   out.false_suspicions = f.suspicions;
   out.server_rounds = f.serverRounds;
+}
+if (!SKIP.has('speed')) {
+  log(`[bench:sim] N=${N}: simulator speed, 100 rounds ...`);
+  const sp = await speed();
+  out.sim_create_wall_s = Math.round(sp.create * 10) / 10;
+  out.sim_100_rounds_wall_s = Math.round(sp.rounds * 10) / 10;
+  out.sim_100_rounds_messages = sp.messages;
 }
 out.wall_s = Math.round((performance.now() - wall0) / 100) / 10;
 
