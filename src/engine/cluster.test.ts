@@ -200,6 +200,29 @@ describe('cluster engine (virtual time)', () => {
     for (const c of cs.slice(2)) expect(c.member(b.baseUrl)).toMatchObject({ state: 'offline', reason: 'failed' });
   });
 
+  it('a refutation reaches a server that nobody can push to, through the answers to its own requests', async () => {
+    const w = world();
+    // Anti-entropy slower than any suspicion timeout: it must not be what saves b.
+    const cs = [0, 1, 2].map((i) => w.make(i, { gossipIntervalMs: 600_000 }));
+    await startInTurn(w, cs);
+    const [a, b, c] = cs as [typeof cs[0], typeof cs[0], typeof cs[0]];
+    // Nothing b or c sends reaches a: a hears only the answers to its own requests.
+    w.net.block(b.baseUrl, a.baseUrl);
+    w.net.block(c.baseUrl, a.baseUrl);
+    // A suspicion about b, as c would raise it, reaches a.
+    const v = a.member(b.baseUrl)!.lastUpdate;
+    const claim = { message: 'gossip', ping: true, online: [{ baseUrl: b.baseUrl, monitor: false, lastUpdate: v, suspect: true, by: c.baseUrl, downAt: w.clock.now() }] };
+    const target = `${a.baseUrl}clustershazbot/gossip`;
+    await a.handleGossip(signRequest(SECRET, target, claim, w.clock.now(), makeNonce(seededRandom(3))), claim);
+    expect(a.member(b.baseUrl)?.state).toBe('suspect');
+    const downs: string[] = [];
+    a.on('server:down', (s) => downs.push(s.baseUrl));
+    await w.clock.advance(60_000);
+    expect(downs).toEqual([]);
+    expect(a.member(b.baseUrl)?.state).toBe('online');
+    expect(a.member(b.baseUrl)!.lastUpdate).toBeGreaterThan(v);
+  });
+
   it('a peer that only one server cannot reach is not suspected: the indirect probes reach it', async () => {
     const w = world();
     const cs = [0, 1, 2, 3].map((i) => w.make(i));
