@@ -29,6 +29,8 @@ const P = DEFAULTS.probeIntervalMs;
 const AE = DEFAULTS.gossipIntervalMs;
 const wall0 = performance.now();
 const log = (...a) => { if (!JSON_ONLY) console.error(...a); };
+/** After each section, the figures so far go to stderr, so a long run shows progress even with --json. */
+const progress = (o) => console.error(`[bench:sim] partial ${JSON.stringify(o)}`);
 
 /** Percentile (0..100) of a list of numbers, nearest-rank. */
 function pct(xs, p) {
@@ -169,6 +171,7 @@ if (!SKIP.has('reach')) {
   out.change_reach_ms_p50 = r.reach50;
   out.change_reach_ms_p9999 = r.reach9999;
   out.steady_bytes_per_server_per_s = Math.round(r.steady * 10) / 10;
+  progress(out);
 }
 if (!SKIP.has('ae')) {
   log(`[bench:sim] N=${N}: anti-entropy alone ...`);
@@ -176,10 +179,12 @@ if (!SKIP.has('ae')) {
   const ae = await antiEntropy(trials);
   out.antientropy_rounds_p99 = pct(ae, 99);
   out.antientropy_trials = trials;
+  progress(out);
 }
 if (!SKIP.has('pushpull')) {
   const pp = pushPullLimit(N >= 10_000 ? 100 : 1000);
   out.pushpull_limit_rounds_p99 = pct(pp, 99);
+  progress(out);
 }
 if (!SKIP.has('detect')) {
   log(`[bench:sim] N=${N}: failure detection ...`);
@@ -189,6 +194,7 @@ if (!SKIP.has('detect')) {
   out.detect_ms_p99 = pct(d.detect, 99);
   out.first_suspect_periods_p50 = d.firstSuspect.length ? Math.round((pct(d.firstSuspect, 50) / P) * 100) / 100 : null;
   out.detect_trials = trials;
+  progress(out);
 }
 if (!SKIP.has('false')) {
   log(`[bench:sim] N=${N}: false positives at 10% loss, 200 ms jitter ...`);
@@ -196,6 +202,7 @@ if (!SKIP.has('false')) {
   out.false_offline_per_1e5_server_rounds = f.per1e5;
   out.false_suspicions = f.suspicions;
   out.server_rounds = f.serverRounds;
+  progress(out);
 }
 if (!SKIP.has('speed')) {
   log(`[bench:sim] N=${N}: simulator speed, 100 rounds ...`);
@@ -203,6 +210,7 @@ if (!SKIP.has('speed')) {
   out.sim_create_wall_s = Math.round(sp.create * 10) / 10;
   out.sim_100_rounds_wall_s = Math.round(sp.rounds * 10) / 10;
   out.sim_100_rounds_messages = sp.messages;
+  progress(out);
 }
 out.wall_s = Math.round((performance.now() - wall0) / 100) / 10;
 
