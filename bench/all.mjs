@@ -74,6 +74,8 @@ ${table}
 
 ## Notes
 
+- **Detection bound.** With the defaults, three probe periods plus the minimum suspicion timeout is 7.5 s + log10(N) × 2.5 s: 12.5 s at N = 100, 15 s at N = 1,000, 17.5 s at N = 10,000. Detection waits for the suspicion timeout to shrink with confirmations (one prober per period confirms), then for a last direct and indirect check (at most 1 s).
+
 - **Serf**'s figure is from its documentation's convergence simulator; **memberlist**'s detection figure follows from its LAN defaults (\`SuspicionMult\` 4, 1 s probes) at N = 1,000. Neither was run here.
 `;
 writeFileSync('BENCHMARKS.md', md);
