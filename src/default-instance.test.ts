@@ -77,6 +77,25 @@ async function eventually(check: () => Promise<boolean>, timeoutMs: number, what
   }
 }
 
+/** A temporary file:// master list holding an empty list, and the SHAZBOT_* variables pointing at it. */
+async function fileMasterList(extra: Record<string, string> = {}): Promise<string> {
+  dir = await mkdtemp(join(tmpdir(), 'shazbot-default-'));
+  const file = join(dir, 'list.json');
+  await writeFile(file, '{"online":[]}');
+  const url = pathToFileURL(file).href;
+  Object.assign(process.env, {
+    SHAZBOT_SECRET: SECRET,
+    SHAZBOT_CONTROL_SECRET: CONTROL,
+    SHAZBOT_BASE_URL: BASE_URL,
+    SHAZBOT_MASTER_LIST: url,
+    SHAZBOT_MASTER_LIST_UPDATE: url,
+    SHAZBOT_MASTER_LIST_UPDATE_AUTH: 'unused-for-files',
+    SHAZBOT_LOG_LEVEL: 'silent',
+    ...extra,
+  });
+  return file;
+}
+
 describe('default instance (module-level API)', () => {
   it('refuses requests before shazbotStart with NOT_STARTED (503); shutting down is a no-op', async () => {
     await expectCode(api.shazbotGossipRequest('', { message: 'gossip', online: [] }), 'NOT_STARTED', 503);
@@ -109,19 +128,7 @@ describe('default instance (module-level API)', () => {
   });
 
   it('starts from a file:// master list, announces itself there, and shuts down idempotently', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'shazbot-default-'));
-    const file = join(dir, 'list.json');
-    await writeFile(file, '{"online":[]}');
-    const url = pathToFileURL(file).href;
-    Object.assign(process.env, {
-      SHAZBOT_SECRET: SECRET,
-      SHAZBOT_CONTROL_SECRET: CONTROL,
-      SHAZBOT_BASE_URL: BASE_URL,
-      SHAZBOT_MASTER_LIST: url,
-      SHAZBOT_MASTER_LIST_UPDATE: url,
-      SHAZBOT_MASTER_LIST_UPDATE_AUTH: 'unused-for-files',
-      SHAZBOT_LOG_LEVEL: 'silent',
-    });
+    const file = await fileMasterList();
 
     const first = api.shazbotStart();
     // A second call while starting shares the same start.
@@ -148,20 +155,7 @@ describe('default instance (module-level API)', () => {
   });
 
   it('with SHAZBOT_UPDATE_MASTER_LIST_ON_SHUTDOWN the file lists the server as left once shutdown resolves', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'shazbot-default-'));
-    const file = join(dir, 'list.json');
-    await writeFile(file, '{"online":[]}');
-    const url = pathToFileURL(file).href;
-    Object.assign(process.env, {
-      SHAZBOT_SECRET: SECRET,
-      SHAZBOT_CONTROL_SECRET: CONTROL,
-      SHAZBOT_BASE_URL: BASE_URL,
-      SHAZBOT_MASTER_LIST: url,
-      SHAZBOT_MASTER_LIST_UPDATE: url,
-      SHAZBOT_MASTER_LIST_UPDATE_AUTH: 'unused-for-files',
-      SHAZBOT_UPDATE_MASTER_LIST_ON_SHUTDOWN: 'TRUE',
-      SHAZBOT_LOG_LEVEL: 'silent',
-    });
+    const file = await fileMasterList({ SHAZBOT_UPDATE_MASTER_LIST_ON_SHUTDOWN: 'TRUE' });
     await api.shazbotStart();
     await eventually(async () => (await readList(file))?.online.some((s) => s.baseUrl === BASE_URL) === true, 10_000, 'the announce');
     await api.shazbotShutDown();
