@@ -20,7 +20,6 @@ describe('MembershipTable: views', () => {
     expect(t.has(SELF)).toBe(false);
     expect(t.self()).toBeUndefined();
     expect(t.entries()).toEqual([]);
-    expect(t.highestVersion()).toBe(0);
     expect(t.version).toBe(0);
     expect(t.selfUrl).toBe(SELF);
   });
@@ -32,8 +31,7 @@ describe('MembershipTable: views', () => {
     expect(t.entries().map((e) => e.baseUrl)).toEqual(['http://a:1/', B, C, SELF]);
     expect(t.online().map((e) => e.baseUrl)).toEqual([B, C, SELF]);
     expect(t.offline().map((e) => e.baseUrl)).toEqual(['http://a:1/']);
-    expect(t.onlinePeers().map((e) => e.baseUrl)).toEqual([B, C]);
-    expect(t.highestVersion()).toBe(T0 + 5);
+    expect([...t.upPeerUrls()].sort()).toEqual([B, C]);
     expect(t.size).toBe(4);
     expect(t.get(B)).toEqual(online(B, T0 + 1));
     expect(t.get('http://nope:1/')).toBeUndefined();
@@ -146,46 +144,35 @@ describe('MembershipTable.setSelf', () => {
   });
 });
 
-describe('MembershipTable.markOffline', () => {
-  it('replaces an online entry by an offline one at a version that wins, keeping monitor', () => {
+describe('MembershipTable.claimFailure', () => {
+  it('raises suspect, then failed, at the version the claim is about, with claimant and time', () => {
     const t = new MembershipTable(SELF);
     const b = online(B, T0 + 5000, true);
     t.apply([b]);
     const v0 = t.version;
-    const change = t.markOffline(B, 'failed', T0);
-    expect(change).toEqual({
-      before: b,
-      after: { baseUrl: B, state: 'offline', monitor: true, lastUpdate: T0 + 5001, reason: 'failed' },
-    });
-    expect(t.get(B)).toBe(change?.after);
-    expect(t.version).toBe(v0 + 1);
-    // A later clock is used as is.
-    t.apply([online(C, T0)]);
-    expect(t.markOffline(C, 'admin', T0 + 7)?.after.lastUpdate).toBe(T0 + 7);
+    const suspect = t.claimFailure(B, 'suspect', C, T0 + 9, T0 + 5000);
+    expect(suspect).toEqual({ before: b, after: { baseUrl: B, state: 'suspect', monitor: true, lastUpdate: T0 + 5000, by: C, downAt: T0 + 9 } });
+    expect(t.claimFailure(B, 'suspect', SELF, T0 + 10)).toBeUndefined(); // already suspect
+    const failed = t.claimFailure(B, 'offline', SELF, T0 + 20, T0 + 5000);
+    expect(failed?.after).toEqual({ baseUrl: B, state: 'offline', monitor: true, lastUpdate: T0 + 5000, reason: 'failed', by: SELF, downAt: T0 + 20 });
+    expect(t.get(B)).toBe(failed?.after);
+    expect(t.version).toBe(v0 + 2);
+    // The server's own refutation (a higher version) beats the claim.
+    expect(t.apply([online(B, T0 + 5001)])).toHaveLength(1);
   });
 
-  it('returns undefined for unknown or already offline entries and changes nothing', () => {
+  it('changes nothing for unknown entries, self, offline entries or a version that moved on', () => {
     const t = new MembershipTable(SELF);
-    const off: MemberEntry = { baseUrl: B, state: 'offline', monitor: false, lastUpdate: 1, reason: 'left' };
-    t.apply([off]);
+    t.setSelf({ state: 'online', monitor: false }, T0);
+    const off: MemberEntry = { baseUrl: C, state: 'offline', monitor: false, lastUpdate: 1, reason: 'left' };
+    t.apply([online(B, T0 + 5), off]);
     const v0 = t.version;
-    expect(t.markOffline(B, 'failed', T0)).toBeUndefined();
-    expect(t.markOffline(C, 'failed', T0)).toBeUndefined();
-    expect(t.get(B)).toBe(off);
-    expect(t.has(C)).toBe(false);
+    expect(t.claimFailure('http://unknown:1/', 'suspect', C, T0)).toBeUndefined();
+    expect(t.claimFailure(SELF, 'suspect', C, T0)).toBeUndefined();
+    expect(t.claimFailure(C, 'offline', SELF, T0)).toBeUndefined();
+    expect(t.claimFailure(B, 'suspect', C, T0, T0 + 4)).toBeUndefined();
+    expect(t.get(C)).toBe(off);
     expect(t.version).toBe(v0);
-  });
-
-  it('on self, also beats higher self versions seen and records its own', () => {
-    const t = new MembershipTable(SELF);
-    t.setSelf({ state: 'online', monitor: false }, T0 + 100);
-    t.apply([online(SELF, T0 + 50)]);
-    // Seen, lost to our entry at T0 + 100, but bumped the highest seen anyway.
-    t.apply([online(SELF, T0 + 100)]);
-    const change = t.markOffline(SELF, 'admin', T0);
-    expect(change?.after.lastUpdate).toBe(T0 + 101);
-    expect(t.highestSeenSelfVersion).toBe(T0 + 101);
-    expect(t.setSelf({ state: 'online', monitor: false }, T0).lastUpdate).toBe(T0 + 102);
   });
 });
 

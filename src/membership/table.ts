@@ -25,10 +25,10 @@ function byBaseUrl(a: MemberEntry, b: MemberEntry): number {
 
 /**
  * The membership table of one server. Remote knowledge enters only through
- * {@link apply} (a CRDT join); local decisions go through {@link setSelf} and
- * {@link markOffline}, which stamp versions with {@link nextVersion} so they
- * win over everything this server has seen. Self is not inserted until the
- * engine calls {@link setSelf}.
+ * {@link apply} (a CRDT join); local decisions go through {@link setSelf},
+ * which stamps versions with {@link nextVersion} so they win over everything
+ * this server has seen, and {@link claimFailure}, which keeps the version the
+ * claim is about. Self is not inserted until the engine calls {@link setSelf}.
  */
 export class MembershipTable {
   /** Same as the module-level {@link isExpiredTombstone}. */
@@ -107,10 +107,7 @@ export class MembershipTable {
     return this.entries().filter((e) => e.state === 'offline');
   }
 
-  /** Up (online or suspect) entries other than self, sorted by baseUrl. O(n log n): prefer upPeerUrls(). */
-  onlinePeers(): MemberEntry[] {
-    return this.online().filter((e) => e.baseUrl !== this.#selfUrl);
-  }
+
 
   /** Base URLs of up servers other than self, in no particular order. O(1); do not modify. */
   upPeerUrls(): readonly string[] {
@@ -145,12 +142,7 @@ export class MembershipTable {
     this.#listeners.push(listener);
   }
 
-  /** Highest `lastUpdate` in the table; 0 when empty. */
-  highestVersion(): number {
-    let max = 0;
-    for (const e of this.#entries.values()) if (e.lastUpdate > max) max = e.lastUpdate;
-    return max;
-  }
+
 
   /**
    * Joins remote entries into the table (see mergeInto) and returns the
@@ -182,22 +174,7 @@ export class MembershipTable {
     return written;
   }
 
-  /**
-   * Marks a known online server offline, keeping its monitor flag, at
-   * version `nextVersion(now, current.lastUpdate)` so the claim wins over the
-   * entry it replaces. Returns the change, or undefined when `baseUrl` is
-   * unknown or already offline.
-   */
-  markOffline(baseUrl: string, reason: OfflineReason, now: number): MemberChange | undefined {
-    const before = this.#entries.get(baseUrl);
-    if (before === undefined || before.state === 'offline') return undefined;
-    // For self, also beat versions seen for self that lost or were replaced.
-    const seen =
-      baseUrl === this.#selfUrl ? Math.max(before.lastUpdate, this.#highestSeenSelfVersion ?? 0) : before.lastUpdate;
-    const after = makeEntry(baseUrl, 'offline', before.monitor, nextVersion(now, seen), reason);
-    if (baseUrl === this.#selfUrl) this.#observeSelf(after.lastUpdate);
-    return this.#write(before, after);
-  }
+
 
   /**
    * Raises a failure claim about another server at the version it is about:

@@ -159,16 +159,6 @@ export class MemoryNetwork {
     await this.#wait(this.latencyMs);
     throw new TransportError('network', `connection refused: ${req.url}`);
   }
-
-  /** Applies a master-list outage to every list. */
-  setMasterListOutage(outage: Outage | number | undefined): void {
-    for (const l of this.#lists.values()) l.outage = outage;
-  }
-
-  /** True if the master list at `url` is in outage `hang`/`refuse`; used by #deliver. */
-  get lists(): ReadonlyMap<string, MemoryMasterList> {
-    return this.#lists;
-  }
 }
 
 function json(status: number, body: unknown): TransportResponse {
