@@ -17,6 +17,7 @@
  * pause itself. A failure prints every child's output (MULTIPROCESS_VERBOSE=1: always).
  * Requires `npm run build` first (the suite's `npm test` does it).
  */
+import { byName, handlesOf, listEntries, runningOf, type FleetMember } from './helpers/fleet.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -59,7 +60,7 @@ const SPREAD_MS = 15_000;
 const FAILURE_DETECTION_MS = 20_000;
 
 /** One demo server process. */
-interface Server {
+interface Server extends FleetMember {
   readonly name: string;
   port: number;
   baseUrl: string;
@@ -87,11 +88,12 @@ interface Observation {
 
 const servers: Server[] = Array.from({ length: SIZE }, (_, i) => ({ name: `s${i + 1}`, port: 0, baseUrl: '' }));
 
-function server(name: string): Server {
-  const found = servers.find((s) => s.name === name);
-  if (found === undefined) throw new Error(`no server ${name}`);
-  return found;
-}
+const server = (name: string): Server => byName(servers, name);
+const handles = (): ChildHandle[] => handlesOf(servers);
+const running = (): Server[] => runningOf(servers);
+const entries = listEntries;
+
+
 
 const secret = randomBytes(32).toString('base64url');
 const controlSecret = randomBytes(24).toString('base64url');
@@ -105,20 +107,8 @@ let brokenBy: string | undefined;
 /** Whether any step failed: afterAll then prints every child's output. */
 let failed = false;
 
-function handles(): ChildHandle[] {
-  return servers.flatMap((s) => (s.handle === undefined ? [] : [s.handle]));
-}
 
-function running(): Server[] {
-  return servers.filter((s) => s.handle?.running === true);
-}
 
-function entries(value: unknown, key: 'online' | 'offline'): Record<string, unknown>[] | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
-  const list = (value as Record<string, unknown>)[key];
-  if (!Array.isArray(list)) return undefined;
-  return list.map((entry: unknown) => (typeof entry === 'object' && entry !== null ? (entry as Record<string, unknown>) : {}));
-}
 
 /** A server's list as its list endpoint shows it with the control bearer. */
 async function listOf(s: Server, timeoutMs = 3_000): Promise<ListView> {

@@ -11,6 +11,7 @@
  * deadlines. Every wait polls with a deadline; nothing sleeps to synchronise.
  * A failure prints every child's output (MULTIPROCESS_VERBOSE=1: always).
  */
+import { byName, handlesOf, listEntries, runningOf, type FleetMember } from './helpers/fleet.js';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -41,7 +42,7 @@ const SPREAD_MS = 20_000;
 const FAILURE_DETECTION_MS = 20_000;
 
 /** One server of the cluster: which fixture it runs and where it listens. */
-interface Server {
+interface Server extends FleetMember {
   readonly name: string;
   readonly fixture: 'express-example' | 'nest11-cjs' | 'nest12-esm';
   /** The compiled entry point, relative to the fixture folder. */
@@ -71,11 +72,12 @@ const servers: Server[] = [
   { name: 'nest12-esm', fixture: 'nest12-esm', entry: 'dist/main.js', port: 0, baseUrl: '' },
 ];
 
-function server(name: string): Server {
-  const found = servers.find((s) => s.name === name);
-  if (found === undefined) throw new Error(`no server ${name}`);
-  return found;
-}
+const server = (name: string): Server => byName(servers, name);
+const handles = (): ChildHandle[] => handlesOf(servers);
+const running = (): Server[] => runningOf(servers);
+const entries = listEntries;
+
+
 
 const secret = randomBytes(24).toString('base64url');
 const controlSecret = randomBytes(24).toString('base64url');
@@ -89,20 +91,8 @@ let brokenBy: string | undefined;
 /** Whether any step failed: afterAll then prints every child's output. */
 let failed = false;
 
-function handles(): ChildHandle[] {
-  return servers.flatMap((s) => (s.handle === undefined ? [] : [s.handle]));
-}
 
-function running(): Server[] {
-  return servers.filter((s) => s.handle?.running === true);
-}
 
-function entries(value: unknown, key: 'online' | 'offline'): Record<string, unknown>[] | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
-  const list = (value as Record<string, unknown>)[key];
-  if (!Array.isArray(list)) return undefined;
-  return list.map((entry: unknown) => (typeof entry === 'object' && entry !== null ? (entry as Record<string, unknown>) : {}));
-}
 
 function baseUrls(value: unknown, key: 'online' | 'offline'): string[] | undefined {
   return entries(value, key)?.map((entry) => String(entry.baseUrl));
