@@ -29,7 +29,7 @@ export default tseslint.config(
   },
   {
     // Where real time and real I/O are the point: the real implementations, scripts and tests.
-    files: ['src/core/system-*.ts', 'src/core/http-transport.ts', 'src/master-list/**', 'src/adapters/**', 'src/demo/**', 'scripts/**', 'bench/**', 'test/**', '**/*.test.ts'],
+    files: ['src/core/system-*.ts', 'src/core/http-transport.ts', 'src/master-list/**', 'src/adapters/**', 'src/demo/**', 'src/cli/**', 'src/metrics/**', 'examples/**', 'scripts/**', 'bench/**', 'test/**', '**/*.test.ts'],
     rules: { 'no-restricted-properties': 'off', 'no-restricted-globals': 'off' },
   },
 );

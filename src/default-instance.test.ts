@@ -163,4 +163,46 @@ describe('default instance (module-level API)', () => {
     expect(stored?.online.map((s) => s.baseUrl)).toEqual([]);
     expect(stored?.offline?.map((s) => [s.baseUrl, s.reason])).toEqual([[BASE_URL, 'left']]);
   });
+
+  it('events and queries: listeners subscribed before start see the lifecycle; queries are empty before start', async () => {
+    expect(api.shazbotStatus()).toBe('idle');
+    expect(api.shazbotHealth()).toEqual({ healthy: false, status: 'idle' });
+    expect(api.shazbotServers()).toEqual([]);
+    expect(api.shazbotOnlineServers()).toEqual([]);
+    expect(api.shazbotOfflineServers()).toEqual([]);
+    expect(api.shazbotServer(BASE_URL)).toBeUndefined();
+    expect(api.shazbotSelf()).toBeUndefined();
+    await expectCode(api.shazbotInfoRequest(`Bearer ${CONTROL}`), 'NOT_STARTED', 503);
+
+    const seen: string[] = [];
+    const dropped: string[] = [];
+    api.shazbotOn('status:change', (status, previous) => seen.push(`${previous}->${status}`));
+    const off = api.shazbotOn('status:change', (status) => dropped.push(status));
+    api.shazbotOn('status:change', () => {
+      throw new Error('a listener that throws');
+    });
+    off();
+    const file = await fileMasterList();
+    await api.shazbotStart();
+    expect(seen).toEqual(['idle->starting', 'starting->running']);
+    expect(dropped).toEqual([]);
+    expect(api.shazbotStatus()).toBe('running');
+    expect(api.shazbotHealth()).toEqual({ healthy: true, status: 'running' });
+    expect(api.shazbotSelf()?.baseUrl).toBe(BASE_URL);
+    expect(api.shazbotServer(BASE_URL)?.state).toBe('online');
+    expect(api.shazbotOnlineServers().map((s) => s.baseUrl)).toEqual([BASE_URL]);
+    expect(api.shazbotServers().map((s) => s.baseUrl)).toEqual([BASE_URL]);
+    const info = await api.shazbotInfoRequest(`Bearer ${CONTROL}`);
+    expect(info.servers.map((s) => [s.baseUrl, s.self])).toEqual([[BASE_URL, true]]);
+    await expectCode(api.shazbotInfoRequest('Bearer wrong'), 'UNAUTHORIZED', 401);
+
+    await api.shazbotShutDown();
+    expect(seen.slice(2)).toEqual(['running->stopping', 'stopping->stopped']);
+    expect(api.shazbotOfflineServers().map((s) => [s.baseUrl, s.reason])).toEqual([[BASE_URL, 'left']]);
+    // A restart makes a new instance: the listener follows it.
+    await api.shazbotStart();
+    expect(seen.slice(4)).toEqual(['idle->starting', 'starting->running']);
+    // Let its immediate announce finish before the directory goes.
+    await eventually(async () => (await readList(file))?.online.some((s) => s.baseUrl === BASE_URL) === true, 10_000, 'the announce');
+  });
 });

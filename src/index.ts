@@ -6,9 +6,19 @@ export {
   shazbotListRequest,
   shazbotControlRequest,
   getDefaultCluster,
+  shazbotOn,
+  shazbotStatus,
+  shazbotHealth,
+  shazbotServers,
+  shazbotOnlineServers,
+  shazbotOfflineServers,
+  shazbotServer,
+  shazbotSelf,
+  shazbotInfoRequest,
 } from './default-instance.js';
 export { createCluster, type Cluster, type ClusterDeps } from './engine/cluster.js';
 export type { ClusterEvents, ClusterStatus } from './engine/events.js';
+export type { ClusterInfo, ClusterStats, ConfigSummary, HealthReport, ServerInfo } from './engine/info.js';
 export { resolveOptions, optionsFromEnv, DEFAULTS, type ClusterOptions, type ResolvedConfig, type EnvConfig } from './config.js';
 export {
   ShazbotError, ConfigError, MalformedError, UnauthorizedError, TooLargeError, NotStartedError, isShazbotError,

@@ -4,16 +4,12 @@
  * Run as a child process by run-demo.ts; PORT is the port to listen on.
  */
 import { createServer } from 'node:http';
-import { getDefaultCluster, shazbotShutDown, shazbotStart } from '../default-instance.js';
-import { createNodeHandler } from '../adapters/node-http.js';
-import { NotStartedError } from '../errors.js';
+import { shazbotShutDown, shazbotStart } from '../default-instance.js';
+import { createRequestHandler } from '../adapters/node.js';
 
 const port = Number(process.env['PORT']);
-const handle = createNodeHandler(() => {
-  const c = getDefaultCluster();
-  if (c === undefined) throw new NotStartedError();
-  return c;
-});
+// The default instance, with the dashboard on (it asks for the control secret).
+const handle = createRequestHandler({ dashboard: true });
 
 const server = createServer((req, res) => {
   handle(req, res)

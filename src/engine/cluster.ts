@@ -14,13 +14,16 @@ import { MembershipTable, isExpiredTombstone } from '../membership/table.js';
 import { endpointUrl, normalizeBaseUrl } from '../membership/url.js';
 import { ReplayGuard } from '../protocol/replay-guard.js';
 import {
-  checkBearer, makeNonce, parseSignedHeader, signReply, signRequest, verifyReply, verifyRequest,
+  checkBearer, checkControlAuthorization, makeNonce, parseSignedHeader, signReplySized, signRequest, verifyReply, verifyRequestCanonical,
 } from '../protocol/signature.js';
+import { canonicalJson } from '../protocol/canonical-json.js';
+import type { SignedParams } from '../protocol/signature.js';
 import {
   parseControlMessage, parseGossipExtras, parseGossipMessage, toServerList, type GossipExtras, type MessageLimits,
 } from '../protocol/validate.js';
 import type { ControlMessage, GossipMessage, ServerList } from '../types.js';
 import { Dissemination } from './dissemination.js';
+import type { ClusterInfo, ClusterStats, HealthReport, ServerInfo } from './info.js';
 import { Emitter, type ClusterEvents, type ClusterStatus } from './events.js';
 import { FailureDetector } from './failure-detector.js';
 import { fetchMasterList, MasterListError, putMasterList, type MasterListIo } from './master-list-client.js';
@@ -78,10 +81,28 @@ export interface Cluster {
   member(baseUrl: string): MemberEntry | undefined;
   /** This server's own entry. */
   self(): MemberEntry;
+  /** Servers listed online (online or suspect), this one included if it is online, sorted by base URL. */
+  online(): MemberEntry[];
+  /** Servers listed offline, sorted by base URL. */
+  offline(): MemberEntry[];
   /** An order-independent digest of the membership table (equal tables, equal digests). */
   digest(): string;
-  /** Subscribes to an event; returns the unsubscribe function. */
+  /** Subscribes to an event; returns the unsubscribe function. A listener that throws is logged, never breaks the engine. */
   on<K extends keyof ClusterEvents>(event: K, listener: ClusterEvents[K]): () => void;
+  /** Health for a load balancer: healthy when running (started and joined). */
+  health(): HealthReport;
+  /** What this server sees, for operators: members, states, versions, last contact, settings (no secret), counters. */
+  info(): ClusterInfo;
+  /** Handles `GET /clustershazbot/info`: {@link info}, behind the control secret (Bearer, or Basic with it as password). */
+  handleInfo(authorization: string): Promise<ClusterInfo>;
+  /** Counters since this instance was created. */
+  stats(): ClusterStats;
+  /**
+   * Calls `observer` after every exchange this server starts, with the peer,
+   * the time to a valid reply (or to the failure) in ms, and whether it
+   * succeeded. For metrics; returns the function that unsubscribes.
+   */
+  observeExchanges(observer: (peer: string, ms: number, ok: boolean) => void): () => void;
 }
 
 /** Creates a cluster instance. Nothing happens until {@link Cluster.start}. Throws ConfigError. */
@@ -121,6 +142,12 @@ class ClusterEngine implements Cluster, EnginePorts {
   #startPromise: Promise<void> | undefined;
   #shutdownPromise: Promise<void> | undefined;
   #bootstrapRetries = 0;
+  /** When each peer last answered one of our exchanges with a valid signed reply. */
+  readonly #lastContact = new Map<string, number>();
+  readonly #exchangeObservers = new Set<(peer: string, ms: number, ok: boolean) => void>();
+  readonly #stats = {
+    exchanges: 0, exchangeFailures: 0, antiEntropyRounds: 0, bytesIn: 0, bytesOut: 0, signatureRejections: 0,
+  };
 
   constructor(config: ResolvedConfig, deps: ClusterDeps) {
     this.config = config;
@@ -143,6 +170,7 @@ class ClusterEngine implements Cluster, EnginePorts {
       const url = (after ?? before)!.baseUrl;
       if (url !== this.baseUrl && after !== undefined && after.state !== 'offline' && after.monitor) this.#monitors.add(url);
       else this.#monitors.delete(url);
+      if (after === undefined) this.#lastContact.delete(url);
       if (url !== this.baseUrl && after?.state === 'offline' && after.reason === 'failed') this.#failed.add(url);
       else this.#failed.delete(url);
       this.#detector.onChange(before, after);
@@ -208,8 +236,65 @@ class ClusterEngine implements Cluster, EnginePorts {
     return this.table.get(this.baseUrl) ?? this.#assertSelf();
   }
 
+  online(): MemberEntry[] {
+    return this.table.online();
+  }
+
+  offline(): MemberEntry[] {
+    return this.table.offline();
+  }
+
   digest(): string {
     return this.#digest.toString();
+  }
+
+  health(): HealthReport {
+    return { healthy: this.#status === 'running', status: this.#status };
+  }
+
+  stats(): ClusterStats {
+    return { ...this.#stats, probeRounds: this.#detector.probeRounds };
+  }
+
+  observeExchanges(observer: (peer: string, ms: number, ok: boolean) => void): () => void {
+    this.#exchangeObservers.add(observer);
+    return () => {
+      this.#exchangeObservers.delete(observer);
+    };
+  }
+
+  info(): ClusterInfo {
+    const counts = { online: 0, suspect: 0, offline: 0 };
+    const servers: ServerInfo[] = this.table.entries().map((e) => {
+      counts[e.state]++;
+      const self = e.baseUrl === this.baseUrl;
+      return {
+        baseUrl: e.baseUrl, state: e.state, ...(e.reason === undefined ? {} : { reason: e.reason }), monitor: e.monitor,
+        version: e.lastUpdate, lastContactAt: self ? null : (this.#lastContact.get(e.baseUrl) ?? null), self,
+      };
+    });
+    const c = this.config;
+    return {
+      baseUrl: this.baseUrl,
+      status: this.#status,
+      now: this.clock.now(),
+      servers,
+      counts,
+      config: {
+        gossipIntervalMs: c.gossipIntervalMs, probeIntervalMs: c.probeIntervalMs, probeTimeoutMs: c.probeTimeoutMs,
+        indirectProbes: c.indirectProbes, suspicionMult: c.suspicionMult, monitor: c.monitor,
+        masterList: redactUrl(c.masterListUrl), announces: c.masterListUpdateUrl !== undefined,
+      },
+      stats: this.stats(),
+    };
+  }
+
+  async handleInfo(authorization: string): Promise<ClusterInfo> {
+    if (typeof authorization !== 'string' || !checkControlAuthorization(authorization, this.config.controlSecrets)) {
+      this.#stats.signatureRejections++;
+      throw new UnauthorizedError('invalid control authorization');
+    }
+    return this.info();
   }
 
   // ---- lifecycle -------------------------------------------------------------
@@ -316,14 +401,14 @@ class ClusterEngine implements Cluster, EnginePorts {
 
   async handleGossip(authorization: string, body: unknown): Promise<GossipMessage> {
     this.#assertServing();
-    if (typeof authorization !== 'string' || authorization === '') throw new UnauthorizedError('missing signature');
-    const header = parseSignedHeader(authorization);
+    let header: SignedParams;
+    try {
+      header = this.#authenticateGossip(authorization, body);
+    } catch (e) {
+      if (e instanceof UnauthorizedError) this.#stats.signatureRejections++;
+      throw e;
+    }
     const now = this.clock.now();
-    if (Math.abs(now - header.t) > this.config.signatureWindowMs) throw new UnauthorizedError('stale signature timestamp');
-    if (!verifyRequest(this.config.secrets, this.#gossipUrl, body, header)) throw new UnauthorizedError('invalid signature');
-    const seen = this.#replay.check(header.t, header.n, now);
-    if (seen === 'replayed') throw new UnauthorizedError('replayed request', 'REPLAYED');
-    if (seen === 'stale') throw new UnauthorizedError('stale signature timestamp');
     const entries = parseGossipMessage(body, now, this.#limits);
     const extras = parseGossipExtras(body, this.#limits);
     // A message without any of our optional fields comes from a seed-format
@@ -344,7 +429,28 @@ class ClusterEngine implements Cluster, EnginePorts {
     if (full || extras.want !== undefined) reply['full'] = true;
     if (bucketed) reply['buckets'] = this.#digest.buckets();
     if (probeOk !== undefined) reply['probeOk'] = probeOk;
-    return signReply(this.config.secrets[0]!, this.#gossipUrl, header.n, reply, this.clock.now(), makeNonce(this.random)) as unknown as GossipMessage;
+    const signed = signReplySized(this.config.secrets[0]!, this.#gossipUrl, header.n, reply, this.clock.now(), makeNonce(this.random));
+    this.#stats.bytesOut += signed.bytes;
+    return signed.reply as unknown as GossipMessage;
+  }
+
+  /**
+   * Checks a gossip request's signature, timestamp and nonce; returns its
+   * signed parameters. Throws UnauthorizedError (or MalformedError for a
+   * body no peer could have signed).
+   */
+  #authenticateGossip(authorization: string, body: unknown): SignedParams {
+    if (typeof authorization !== 'string' || authorization === '') throw new UnauthorizedError('missing signature');
+    const header = parseSignedHeader(authorization);
+    const now = this.clock.now();
+    if (Math.abs(now - header.t) > this.config.signatureWindowMs) throw new UnauthorizedError('stale signature timestamp');
+    const canonical = canonicalJson(body);
+    this.#stats.bytesIn += Buffer.byteLength(canonical);
+    if (!verifyRequestCanonical(this.config.secrets, this.#gossipUrl, canonical, header)) throw new UnauthorizedError('invalid signature');
+    const seen = this.#replay.check(header.t, header.n, now);
+    if (seen === 'replayed') throw new UnauthorizedError('replayed request', 'REPLAYED');
+    if (seen === 'stale') throw new UnauthorizedError('stale signature timestamp');
+    return header;
   }
 
   async handleList(authorization: string): Promise<ServerList> {
@@ -352,6 +458,7 @@ class ClusterEngine implements Cluster, EnginePorts {
     const list = toServerList(this.table.entries());
     if (authorization === undefined || authorization === null || authorization === '') return { online: list.online };
     if (typeof authorization !== 'string' || !checkBearer(authorization, this.config.controlSecrets)) {
+      this.#stats.signatureRejections++;
       throw new UnauthorizedError('invalid control authorization');
     }
     return list;
@@ -360,6 +467,7 @@ class ClusterEngine implements Cluster, EnginePorts {
   async handleControl(authorization: string, body: unknown): Promise<void> {
     this.#assertServing();
     if (typeof authorization !== 'string' || !checkBearer(authorization, this.config.controlSecrets)) {
+      this.#stats.signatureRejections++;
       throw new UnauthorizedError('invalid control authorization');
     }
     const { online } = parseControlMessage(body as ControlMessage);
@@ -398,6 +506,7 @@ class ClusterEngine implements Cluster, EnginePorts {
       for (const gone of this.table.prune(now, this.config.maxOfflineAgeMs)) {
         safeLog(this.log, 'debug', 'forgot offline server', { baseUrl: gone.baseUrl });
       }
+      this.#stats.antiEntropyRounds++;
       const peer = choosePeer(this.table.upPeerUrls(), this.#monitors, this.random, this.config.monitorWeight);
       const lost = this.#pickFailed();
       await Promise.all([peer === undefined ? undefined : this.#antiEntropy(peer), lost === undefined ? undefined : this.#antiEntropy(lost)]);
@@ -466,15 +575,19 @@ class ClusterEngine implements Cluster, EnginePorts {
     if ((out.entries === 'full' && (out.ping || out.digest)) || out.want !== undefined) body['full'] = true;
     const t = this.clock.now();
     const nonce = makeNonce(this.random);
+    this.#stats.exchanges++;
     try {
+      const text = JSON.stringify(body);
+      this.#stats.bytesOut += Buffer.byteLength(text);
       const res = await this.#withTimeout(this.#transport.request({
         method: 'POST',
         url: target,
         headers: { 'content-type': 'application/json', authorization: signRequest(this.config.secrets[0]!, target, body, t, nonce) },
-        body: JSON.stringify(body),
+        body: text,
         timeoutMs,
         maxResponseBytes: this.config.maxResponseBytes,
       }), timeoutMs);
+      this.#stats.bytesIn += Buffer.byteLength(res.body);
       // Any 2xx: a Nest @Post() answers 201.
       if (res.status < 200 || res.status > 299) throw new Error(`HTTP ${res.status}`);
       let reply: unknown;
@@ -484,7 +597,10 @@ class ClusterEngine implements Cluster, EnginePorts {
         throw new Error('reply is not JSON');
       }
       const signed = verifyReply(this.config.secrets, target, nonce, reply);
-      if (signed === undefined) throw new Error('reply signature invalid');
+      if (signed === undefined) {
+        this.#stats.signatureRejections++;
+        throw new Error('reply signature invalid');
+      }
       const now = this.clock.now();
       if (Math.abs(now - signed.t) > this.config.signatureWindowMs) throw new Error('reply timestamp outside the signature window');
       const entries = parseGossipMessage(reply, now, this.#limits);
@@ -492,10 +608,24 @@ class ClusterEngine implements Cluster, EnginePorts {
       if (extras.digest === undefined) this.#legacyPeers.add(peer);
       else this.#legacyPeers.delete(peer);
       this.#merge(entries, !(extras.full || extras.digest === undefined));
+      this.#lastContact.set(peer, now);
+      this.#observeExchange(peer, now - t, true);
       return extras;
     } catch (e) {
+      this.#stats.exchangeFailures++;
+      this.#observeExchange(peer, this.clock.now() - t, false);
       safeLog(this.log, 'debug', 'exchange failed', { peer, error: e });
       return undefined;
+    }
+  }
+
+  #observeExchange(peer: string, ms: number, ok: boolean): void {
+    for (const observer of this.#exchangeObservers) {
+      try {
+        observer(peer, ms, ok);
+      } catch (e) {
+        safeLog(this.log, 'error', 'exchange observer threw', { error: e });
+      }
     }
   }
 

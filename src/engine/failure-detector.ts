@@ -55,6 +55,9 @@ export class FailureDetector {
     this.#suspicions.clear();
   }
 
+  /** Probe rounds run so far (one per protocol period while this server is online). */
+  probeRounds = 0;
+
   /** Number of suspicions this server is timing. */
   get suspicions(): number {
     return this.#suspicions.size;
@@ -190,6 +193,7 @@ export class FailureDetector {
   async #probeRound(): Promise<void> {
     const { table, clock, config } = this.ports;
     if (table.self()?.state !== 'online') return; // an offline server does not probe
+    this.probeRounds++;
     const slot = Math.floor(clock.now() / config.probeIntervalMs);
     const target = this.ring.target(this.ports.selfUrl, slot);
     if (target === undefined) return;

@@ -6,9 +6,11 @@ import { seededRandom } from '../core/random.js';
 import { ShazbotError } from '../errors.js';
 import {
   checkBearer,
+  checkControlAuthorization,
   makeNonce,
   parseSignedHeader,
   signReply,
+  signReplySized,
   signRequest,
   verifyReply,
   verifyRequest,
@@ -291,5 +293,49 @@ describe('checkBearer', () => {
 
   it('rejects non-strings', () => {
     expect(checkBearer(undefined as unknown as string, [K1])).toBe(false);
+  });
+});
+
+describe('signReplySized', () => {
+  it('gives the same reply as signReply and its exact compact JSON size (property)', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), fc.jsonValue()), fc.integer({ min: 0, max: 2 ** 50 }), (b, t) => {
+        const { reply, bytes } = signReplySized(K2, A, N, b, t, N);
+        expect(reply).toEqual(signReply(K2, A, N, b, t, N));
+        expect(bytes).toBe(Buffer.byteLength(JSON.stringify(reply)));
+      }),
+    );
+  });
+});
+
+describe('checkControlAuthorization', () => {
+  const basic = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+  it('accepts the secret as Bearer, or as the Basic password with any user name', () => {
+    expect(checkControlAuthorization(`Bearer ${K1}`, [K1])).toBe(true);
+    expect(checkControlAuthorization(basic('operator', K2), [K1, K2])).toBe(true);
+    expect(checkControlAuthorization(basic('', K1), [K1])).toBe(true);
+    expect(checkControlAuthorization(basic('a:b', K1), [K1])).toBe(false); // the password starts after the first colon
+    expect(checkControlAuthorization(basic('user', `${K1}:x`), [`${K1}:x`])).toBe(true);
+  });
+
+  it.each([
+    ['wrong Basic password', `Basic ${Buffer.from(`u:nope`).toString('base64')}`],
+    ['Basic without a colon', `Basic ${Buffer.from(K1).toString('base64')}`],
+    ['Basic with junk', 'Basic !!!not-base64!!!'],
+    ['empty Basic', 'Basic '],
+    ['empty password', `Basic ${Buffer.from('u:').toString('base64')}`],
+    ['wrong Bearer', 'Bearer nope'],
+    ['huge header', `Basic ${'A'.repeat(10_000)}`],
+  ])('rejects %s', (_name, header) => {
+    expect(checkControlAuthorization(header, [K1, K2])).toBe(false);
+  });
+
+  it('never throws, whatever the header (property)', () => {
+    fc.assert(fc.property(fc.string(), (h) => {
+      expect(typeof checkControlAuthorization(`Basic ${h}`, [K1])).toBe('boolean');
+      expect(typeof checkControlAuthorization(h, [K1])).toBe('boolean');
+    }));
+    expect(checkControlAuthorization(undefined as unknown as string, [K1])).toBe(false);
   });
 });

@@ -39,6 +39,10 @@ export interface SignedParams {
 // look-alikes such as U+017F (which upper-cases to `S`) do not match.
 const SCHEME_RE = /^SHAZBOT-HMAC-SHA256 /i;
 const BEARER_RE = /^bearer /i;
+const BASIC_RE = /^basic /i;
+const BASE64_RE = /^[A-Za-z0-9+/]+={0,2}$/;
+/** Longest Authorization header {@link checkControlAuthorization} looks at. */
+const MAX_AUTHORIZATION_LENGTH = 4096;
 const NONCE_RE = /^[A-Za-z0-9_-]{16,64}$/;
 const SIG_RE = /^[A-Za-z0-9_-]{43}$/;
 // Decimal without leading zeros: one spelling per timestamp.
@@ -90,8 +94,17 @@ export function verifyRequest(
   parsed: SignedParams,
 ): boolean {
   // Canonicalise once: the body may be large and there may be several keys.
-  const toSign = requestStringToSign(targetUrl, parsed.t, parsed.n, canonicalJson(body));
-  return matchesAny(secrets, toSign, parsed.s);
+  return verifyRequestCanonical(secrets, targetUrl, canonicalJson(body), parsed);
+}
+
+/** {@link verifyRequest} for a body already canonicalised with {@link canonicalJson}. */
+export function verifyRequestCanonical(
+  secrets: readonly string[],
+  targetUrl: string,
+  canonical: string,
+  parsed: SignedParams,
+): boolean {
+  return matchesAny(secrets, requestStringToSign(targetUrl, parsed.t, parsed.n, canonical), parsed.s);
 }
 
 /**
@@ -109,10 +122,30 @@ export function signReply(
   t: number,
   nonce: string,
 ): Record<string, unknown> {
+  return signReplySized(secret, responderUrl, requestNonce, body, t, nonce).reply;
+}
+
+/**
+ * {@link signReply}, also returning the reply's size as compact JSON in
+ * bytes (what `JSON.stringify` of it would take), without serialising it
+ * twice.
+ */
+export function signReplySized(
+  secret: string,
+  responderUrl: string,
+  requestNonce: string,
+  body: Record<string, unknown>,
+  t: number,
+  nonce: string,
+): { reply: Record<string, unknown>; bytes: number } {
   checkOwnParams(t, nonce);
   const rest = withoutSignature(body);
-  const s = hmac(secret, replyStringToSign(responderUrl, requestNonce, t, nonce, canonicalJson(rest)));
-  return { ...rest, [REPLY_SIGNATURE_FIELD]: formatParams(t, nonce, s) };
+  const canonical = canonicalJson(rest);
+  const s = hmac(secret, replyStringToSign(responderUrl, requestNonce, t, nonce, canonical));
+  const field = formatParams(t, nonce, s);
+  // `,"signature":"<field>"` (the field is ASCII), or no comma after `{`.
+  const extra = REPLY_SIGNATURE_FIELD.length + field.length + 5 + (canonical === '{}' ? 0 : 1);
+  return { reply: { ...rest, [REPLY_SIGNATURE_FIELD]: field }, bytes: Buffer.byteLength(canonical) + extra };
 }
 
 /**
@@ -160,6 +193,23 @@ export function checkBearer(header: string, secrets: readonly string[]): boolean
   }
   // An empty token never authenticates, even against a (misconfigured) empty secret.
   return ok && presented.length > 0;
+}
+
+/**
+ * True if `header` carries one of the control `secrets`, either as
+ * `Bearer <secret>` or as HTTP Basic credentials whose password is the
+ * secret (any user name), so that a browser can open the dashboard. Same
+ * constant-time comparison as {@link checkBearer}.
+ */
+export function checkControlAuthorization(header: string, secrets: readonly string[]): boolean {
+  if (typeof header !== 'string' || header.length > MAX_AUTHORIZATION_LENGTH) return false;
+  if (!BASIC_RE.test(header)) return checkBearer(header, secrets);
+  const encoded = header.slice(6).trim();
+  if (!BASE64_RE.test(encoded)) return false;
+  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return false;
+  return checkBearer(`Bearer ${decoded.slice(colon + 1)}`, secrets);
 }
 
 function requestStringToSign(targetUrl: string, t: number, n: string, canonical: string): string {

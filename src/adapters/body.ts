@@ -1,0 +1,51 @@
+import type { IncomingMessage } from 'node:http';
+import { MalformedError, TooLargeError } from '../errors.js';
+
+/**
+ * Reads and parses a JSON request body of at most `limit` bytes from a
+ * node:http request. Rejects with TooLargeError (413) as soon as the
+ * declared or received size passes the limit, without buffering the rest,
+ * and with MalformedError (400) if the body is not JSON. An empty body
+ * parses as `{}`, as `express.json()` leaves it.
+ */
+export function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) {
+      req.resume();
+      reject(new TooLargeError(`body exceeds ${limit} bytes`));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on('data', (chunk: Buffer) => {
+      if (failed) return;
+      size += chunk.length;
+      if (size > limit) {
+        failed = true;
+        chunks.length = 0;
+        reject(new TooLargeError(`body exceeds ${limit} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('error', (e) => {
+      if (!failed) reject(new MalformedError('request body could not be read', { cause: e }));
+      failed = true;
+    });
+    req.on('end', () => {
+      if (failed) return;
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (text.trim() === '') {
+        resolve({});
+        return;
+      }
+      try {
+        resolve(JSON.parse(text));
+      } catch (e) {
+        reject(new MalformedError('body is not valid JSON', { cause: e }));
+      }
+    });
+  });
+}
