@@ -291,7 +291,8 @@ class ClusterEngine implements Cluster, EnginePorts {
 
   async handleInfo(authorization: string): Promise<ClusterInfo> {
     if (typeof authorization !== 'string' || !checkControlAuthorization(authorization, this.config.controlSecrets)) {
-      this.#stats.signatureRejections++;
+      // A browser's first request carries no credentials: only a wrong secret counts.
+      if (authorization !== '') this.#stats.signatureRejections++;
       throw new UnauthorizedError('invalid control authorization');
     }
     return this.info();
