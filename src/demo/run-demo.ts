@@ -41,7 +41,10 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   const print = (line = ''): void => {
     out.write(line + '\n');
   };
-  const controlSecret = randomBytes(24).toString('base64url');
+  // An operator who wants to use the CLI or the dashboard on the demo sets
+  // the control secret beforehand; otherwise it is random and never shown.
+  const chosen = process.env['SHAZBOT_CONTROL_SECRET'];
+  const controlSecret = chosen !== undefined && chosen !== '' ? chosen : randomBytes(24).toString('base64url');
   const storeAuth = `Bearer ${randomBytes(24).toString('base64url')}`;
   const dir = await mkdtemp(join(tmpdir(), 'clustershazbot-demo-'));
   const store: MasterListStore = await startMasterListStore({ file: join(dir, 'master-list.json'), auth: storeAuth });
@@ -96,6 +99,14 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       child.stderr?.on('data', (d: Buffer) => out.write(`  [${server.name}] ${d.toString()}`));
       servers.push(server);
       print(`started ${server.name} at ${base}${i === 1 ? ' (monitor)' : ''}`);
+    }
+    const first = servers[0]!.base;
+    if (chosen !== undefined && chosen !== '') {
+      print(`Operator tools (control secret: your SHAZBOT_CONTROL_SECRET):`);
+      print(`  npx clustershazbot status ${first}`);
+      print(`  dashboard: ${first}clustershazbot/dashboard (any user name; the password is the control secret)`);
+    } else {
+      print(`Set SHAZBOT_CONTROL_SECRET before \`npm run demo\` to use \`npx clustershazbot status ${first}\` with offline servers and the dashboard.`);
     }
 
     const t0 = performance.now();
