@@ -17,8 +17,18 @@ import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const fixturesDir = join(root, 'test', 'fixtures');
-/** The fixtures, in the order they are prepared. */
-const FIXTURES = ['express-example', 'nest11-cjs', 'nest12-esm'];
+/** Every fixture, in the order they are prepared. */
+const ALL_FIXTURES = ['express-example', 'nest11-cjs', 'nest12-esm', 'nest11-module-cjs'];
+/**
+ * The fixtures named on the command line, else all. Each test names its
+ * own, so two test files never prepare one fixture at the same time.
+ */
+const FIXTURES = process.argv.length > 2 ? process.argv.slice(2) : ALL_FIXTURES;
+const unknown = FIXTURES.filter((name) => !ALL_FIXTURES.includes(name));
+if (unknown.length > 0) {
+  console.error(`[prepare-fixtures] unknown fixture(s) ${unknown.join(', ')}; known: ${ALL_FIXTURES.join(', ')}`);
+  process.exit(1);
+}
 
 // The root's own TypeScript compiles every fixture (tsc emits the decorator
 // metadata Nest's dependency injection reads; esbuild-based runners do not).

@@ -170,7 +170,7 @@ function step(name: string, timeoutMs: number, body: () => Promise<void>, { bloc
 
 describe('README examples as five real processes', () => {
   beforeAll(async () => {
-    const prepared = execFileSync(process.execPath, [join(root, 'scripts', 'prepare-fixtures.mjs')], {
+    const prepared = execFileSync(process.execPath, [join(root, 'scripts', 'prepare-fixtures.mjs'), 'express-example', 'nest11-cjs', 'nest12-esm'], {
       cwd: root,
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],

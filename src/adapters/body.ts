@@ -7,6 +7,10 @@ import { MalformedError, TooLargeError } from '../errors.js';
  * declared or received size passes the limit, without buffering the rest,
  * and with MalformedError (400) if the body is not JSON. An empty body
  * parses as `{}`, as `express.json()` leaves it.
+ *
+ * If an earlier body parser (`express.json()`, Nest's, any connect-style
+ * one) already consumed the stream, it resolves that parser's `req.body`
+ * instead; then only the declared `content-length` is held to `limit`.
  */
 export function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
   return new Promise((resolve, reject) => {
@@ -14,6 +18,13 @@ export function readJsonBody(req: IncomingMessage, limit: number): Promise<unkno
     if (Number.isFinite(declared) && declared > limit) {
       req.resume();
       reject(new TooLargeError(`body exceeds ${limit} bytes`));
+      return;
+    }
+    if (req.readableEnded) {
+      // Listening now would wait forever for an 'end' that has already passed.
+      const parsed = (req as IncomingMessage & { body?: unknown }).body;
+      if (parsed === undefined) reject(new MalformedError('request body was already read by another handler'));
+      else resolve(parsed);
       return;
     }
     const chunks: Buffer[] = [];

@@ -1,0 +1,155 @@
+/**
+ * `clustershazbot/nest`: a NestJS module (Nest 10 to 12 on the Express
+ * platform; `@nestjs/common` and `@nestjs/core` are optional peer
+ * dependencies). Nest apps on the Fastify platform should register
+ * `clustershazbot/fastify`'s plugin on the Fastify instance instead.
+ *
+ * Every injection uses an explicit `@Inject()` token, so it works without
+ * `emitDecoratorMetadata`, compiled to ES modules or to CommonJS.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  All, Controller, Inject, Injectable, Module, Req, Res,
+  type DynamicModule, type InjectionToken, type ModuleMetadata, type OnApplicationBootstrap, type OnModuleDestroy,
+  type OptionalFactoryDependency,
+} from '@nestjs/common';
+import type { ClusterOptions } from '../config.js';
+import { getDefaultCluster, shazbotShutDown, shazbotStart } from '../default-instance.js';
+import { createCluster, type Cluster, type ClusterDeps } from '../engine/cluster.js';
+import { createRequestHandler } from './node.js';
+import type { AdapterOptions } from './routes.js';
+
+/** Options of {@link ClustershazbotModule}. */
+export interface ClustershazbotModuleOptions {
+  /**
+   * Options of an instance the module creates, starts and shuts down itself.
+   * @default none: the module drives the default instance, configured from the `SHAZBOT_*` environment variables
+   */
+  cluster?: ClusterOptions;
+  /** Collaborators of the instance the module creates (ignored without `cluster`). @default the real ones */
+  clusterDeps?: ClusterDeps;
+  /** Serve the live dashboard at `GET clustershazbot/dashboard` (behind the control secret). @default false */
+  dashboard?: boolean;
+  /** Largest request body, in bytes; a larger one gets 413. @default 4 MiB */
+  maxBodyBytes?: number;
+}
+
+/** Options of {@link ClustershazbotModule.forRootAsync}. */
+export interface ClustershazbotModuleAsyncOptions {
+  /** Modules exporting what `useFactory` injects. @default [] */
+  imports?: ModuleMetadata['imports'];
+  /** Tokens whose values are passed to `useFactory`, in order. @default [] */
+  inject?: Array<InjectionToken | OptionalFactoryDependency>;
+  /** Returns the module's options. */
+  useFactory: (...args: never[]) => ClustershazbotModuleOptions | Promise<ClustershazbotModuleOptions>;
+  /** Make the module global, so every module can inject {@link CLUSTERSHAZBOT_CLUSTER}. @default false */
+  isGlobal?: boolean;
+}
+
+/** Injection token of the {@link ClustershazbotService}, whose `cluster` is the served instance. */
+export const CLUSTERSHAZBOT_CLUSTER = 'CLUSTERSHAZBOT_CLUSTER';
+
+/** Injection token of the resolved {@link ClustershazbotModuleOptions}. */
+export const CLUSTERSHAZBOT_MODULE_OPTIONS = 'CLUSTERSHAZBOT_MODULE_OPTIONS';
+
+/**
+ * Owns the instance's lifecycle: starts it when the application bootstraps
+ * (before it listens) and shuts it down when the application closes (on
+ * `app.close()`, or on SIGTERM/SIGINT with `app.enableShutdownHooks()`).
+ * Both are idempotent.
+ */
+@Injectable()
+export class ClustershazbotService implements OnApplicationBootstrap, OnModuleDestroy {
+  readonly #own: Cluster | undefined;
+
+  constructor(@Inject(CLUSTERSHAZBOT_MODULE_OPTIONS) options: ClustershazbotModuleOptions) {
+    this.#own = options.cluster === undefined ? undefined : createCluster(options.cluster, options.clusterDeps);
+  }
+
+  /** The served instance; for the default instance, undefined until the application has bootstrapped. */
+  get cluster(): Cluster | undefined {
+    return this.#own ?? getDefaultCluster();
+  }
+
+  /** Starts the instance (rejects with a ConfigError for bad `SHAZBOT_*` variables, failing the bootstrap). */
+  async onApplicationBootstrap(): Promise<void> {
+    await (this.#own === undefined ? shazbotStart() : this.#own.start());
+  }
+
+  /** Shuts the instance down, within its `shutdownTimeoutMs`. */
+  async onModuleDestroy(): Promise<void> {
+    await (this.#own === undefined ? shazbotShutDown() : this.#own.shutdown());
+  }
+}
+
+/**
+ * Answers every method on `clustershazbot/:route` (404 for unknown routes,
+ * 405 for a wrong method). It reads the raw body itself, up to
+ * `maxBodyBytes`, when the app was created with `{ bodyParser: false }`;
+ * otherwise it takes the body Nest's JSON parser already read, whose own
+ * limit (100 kb by default) applies first: turn that parser off, or raise its
+ * limit with `app.useBodyParser('json', { limit })`, for clusters whose
+ * lists exceed it. With that parser on, malformed JSON gets its 400 (in
+ * Nest's shape) before this controller runs. Every other reply is written
+ * here, in the same shape as the other adapters.
+ */
+@Controller('clustershazbot')
+export class ClustershazbotController {
+  readonly #options: AdapterOptions;
+
+  constructor(
+    @Inject(CLUSTERSHAZBOT_CLUSTER) service: ClustershazbotService,
+    @Inject(CLUSTERSHAZBOT_MODULE_OPTIONS) options: ClustershazbotModuleOptions,
+  ) {
+    this.#options = { cluster: () => service.cluster, dashboard: options.dashboard, maxBodyBytes: options.maxBodyBytes };
+  }
+
+  /** Answers one request through the node:http adapter. */
+  @All(':route')
+  async route(@Req() req: IncomingMessage, @Res() res: ServerResponse): Promise<void> {
+    // The routes live under the path Nest routed here (a global prefix included), up to the last slash.
+    const path = (req.url ?? '').split('?')[0] ?? '';
+    await createRequestHandler({ ...this.#options, prefix: path.slice(0, path.lastIndexOf('/') + 1) })(req, res);
+  }
+}
+
+/**
+ * The clustershazbot routes, at `clustershazbot/*` under the app's global
+ * prefix, plus the instance's lifecycle:
+ *
+ * ```ts
+ * @Module({ imports: [ClustershazbotModule.forRoot({ dashboard: true })] })
+ * export class AppModule {}
+ * ```
+ *
+ * Inject `CLUSTERSHAZBOT_CLUSTER` (a {@link ClustershazbotService}) to reach
+ * the instance.
+ */
+@Module({})
+export class ClustershazbotModule {
+  /** The module with fixed options; `isGlobal` makes its exports visible to every module. */
+  static forRoot(options: ClustershazbotModuleOptions & { isGlobal?: boolean } = {}): DynamicModule {
+    return moduleWith({ provide: CLUSTERSHAZBOT_MODULE_OPTIONS, useValue: options }, [], options.isGlobal);
+  }
+
+  /** The module with options from a factory that may inject other providers (a config service, say). */
+  static forRootAsync(options: ClustershazbotModuleAsyncOptions): DynamicModule {
+    const provider = { provide: CLUSTERSHAZBOT_MODULE_OPTIONS, useFactory: options.useFactory, inject: options.inject ?? [] };
+    return moduleWith(provider, options.imports ?? [], options.isGlobal);
+  }
+}
+
+function moduleWith(
+  optionsProvider: NonNullable<ModuleMetadata['providers']>[number],
+  imports: NonNullable<ModuleMetadata['imports']>,
+  isGlobal = false,
+): DynamicModule {
+  return {
+    module: ClustershazbotModule,
+    global: isGlobal,
+    imports,
+    controllers: [ClustershazbotController],
+    providers: [optionsProvider, ClustershazbotService, { provide: CLUSTERSHAZBOT_CLUSTER, useExisting: ClustershazbotService }],
+    exports: [ClustershazbotService, CLUSTERSHAZBOT_CLUSTER],
+  };
+}
