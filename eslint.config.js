@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'test/fixtures/**/node_modules/**', 'test/fixtures/**/dist/**', 'coverage/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'examples/*/dist/**', 'examples/node_modules/**', 'test/fixtures/**/node_modules/**', 'test/fixtures/**/dist/**', 'coverage/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -722,7 +722,7 @@ class ClusterEngine implements Cluster, EnginePorts {
     for (let attempt = 1; attempt <= 3; attempt++) {
       try {
         const snapshot = await this.#readMasterList();
-        this.#merge(snapshot.entries, false);
+        this.#mergeFromMasterList(snapshot.entries);
         await this.#withTimeout(putMasterList(this.#io(), updateUrl, this.config.masterListUpdateAuth, this.table.entries(), snapshot), this.config.masterListTimeoutMs);
         safeLog(this.log, 'debug', 'announced to the master list', { entries: this.table.size });
         return;
@@ -732,6 +732,19 @@ class ClusterEngine implements Cluster, EnginePorts {
         return;
       }
     }
+  }
+
+  /**
+   * Merges a master list read after start. Servers it names that this server
+   * did not know as up get an anti-entropy exchange at once (up to `fanout`
+   * of them), as at bootstrap: they may not know this server either, e.g.
+   * when several servers start together from an empty list.
+   */
+  #mergeFromMasterList(entries: readonly MemberEntry[]): void {
+    const known = new Set(this.table.upPeerUrls());
+    this.#merge(entries, false);
+    const fresh = this.table.upPeerUrls().filter((u) => !known.has(u));
+    for (const peer of sample(this.random, fresh, this.config.fanout)) this.#spawn('introduction', () => this.#antiEntropy(peer));
   }
 
   #io(): MasterListIo {

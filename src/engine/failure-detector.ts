@@ -118,7 +118,20 @@ export class FailureDetector {
     s.timer = this.ports.clock.setTimer(remaining, () => {
       s.timer = undefined;
       if (this.#suspicions.get(url) !== s || !this.ports.isActive()) return;
-      void this.#verifyThenFail(url, s);
+      if (s.confirmers.has(this.ports.selfUrl)) {
+        void this.#verifyThenFail(url, s);
+        return;
+      }
+      // Only the servers that suspected or confirmed it themselves (a handful)
+      // make the last check at once; the others wait for their verdict to
+      // arrive by gossip, and check themselves only if it does not. Otherwise
+      // every server of a large cluster would probe the target and three
+      // helpers at the same moment: 4 N messages per failure.
+      const graceMs = Math.round(c.probeIntervalMs * (1 + this.ports.random.float()));
+      s.timer = this.ports.clock.setTimer(graceMs, () => {
+        s.timer = undefined;
+        if (this.#suspicions.get(url) === s && this.ports.isActive()) void this.#verifyThenFail(url, s);
+      });
     });
   }
 
