@@ -304,7 +304,7 @@ describe('the Dockerfile', () => {
   });
 });
 
-/** A fenced code block of EXAMPLES.md. */
+/** A fenced code block of a Markdown file. */
 interface CodeBlock {
   readonly lang: string;
   readonly line: number;
@@ -319,6 +319,21 @@ function codeBlocks(markdown: string): CodeBlock[] {
   }));
 }
 
+/**
+ * Checks that every block of `doc` starting with a `file:` comment is a
+ * verbatim region of that example file; returns how many there are.
+ */
+function checkQuotes(doc: string): number {
+  const quoted = codeBlocks(readFileSync(join(ROOT, doc), 'utf8')).filter((b) => /^(\/\/|#) file: /.test(b.body));
+  for (const block of quoted) {
+    const [first, ...rest] = block.body.split('\n');
+    const file = first!.replace(/^(\/\/|#) file: /, '').trim();
+    expect(file, `${doc}:${block.line}`).toMatch(/^examples\//);
+    expect(readFileSync(join(ROOT, file), 'utf8'), `${doc}:${block.line} quotes ${file}`).toContain(rest.join('\n'));
+  }
+  return quoted.length;
+}
+
 /** Languages whose blocks are commands or output for a reader, not code. */
 const PROSE_LANGS = new Set(['bash', 'text']);
 
@@ -326,14 +341,12 @@ describe('EXAMPLES.md', () => {
   const blocks = codeBlocks(readFileSync(join(ROOT, 'EXAMPLES.md'), 'utf8'));
 
   it('quotes example files verbatim: a block starting with a `file:` comment is a region of that file', () => {
-    const quoted = blocks.filter((b) => /^(\/\/|#) file: /.test(b.body));
-    expect(quoted.length).toBeGreaterThan(0);
-    for (const block of quoted) {
-      const [first, ...rest] = block.body.split('\n');
-      const file = first!.replace(/^(\/\/|#) file: /, '').trim();
-      expect(file, `EXAMPLES.md:${block.line}`).toMatch(/^examples\//);
-      expect(readFileSync(join(ROOT, file), 'utf8'), `EXAMPLES.md:${block.line} quotes ${file}`).toContain(rest.join('\n'));
-    }
+    expect(checkQuotes('EXAMPLES.md')).toBeGreaterThan(0);
+  });
+
+  it('README.md and docs/operations.md quote example files verbatim too, in every block starting with a `file:` comment', () => {
+    expect(checkQuotes('README.md')).toBeGreaterThanOrEqual(6);
+    expect(checkQuotes('docs/operations.md')).toBeGreaterThanOrEqual(2);
   });
 
   it('compiles every block starting with a `compile:` comment, against the package, in that example', async () => {
