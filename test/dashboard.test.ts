@@ -19,7 +19,7 @@ import { TransportError } from '../src/core/transport.js';
 import { dashboardPage } from '../src/dashboard/page.js';
 import { createCluster, type Cluster } from '../src/engine/cluster.js';
 import { startMasterListStore, type MasterListStore } from '../src/master-list/store.js';
-import { CONTROL, FAST, SECRET, STORE_AUTH } from './helpers/express-cluster.js';
+import { CONTROL, FAST, SECRET, STORE_AUTH, closeServer } from './helpers/express-cluster.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** How long the page may take to show a change the cluster has made (ms). */
@@ -41,13 +41,6 @@ async function listen(server: Server, port = 0): Promise<void> {
 }
 
 /** Stops listening and drops every open connection. Never rejects. */
-async function closeServer(server: Server): Promise<void> {
-  if (!server.listening) return;
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeAllConnections();
-  await closed;
-}
-
 async function serve(store: MasterListStore): Promise<Served> {
   const created: { cluster?: Cluster } = {}; // requests may arrive before the cluster exists
   const handle = createRequestHandler({ cluster: () => created.cluster, dashboard: true });

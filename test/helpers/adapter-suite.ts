@@ -6,7 +6,6 @@
  * deadline.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -96,13 +95,7 @@ export async function call(
   return { status: res.status, headers: res.headers, text, json };
 }
 
-/** Closes a node:http server and drops its keep-alive connections. Never rejects. */
-export async function closeServer(server: Server): Promise<void> {
-  if (!server.listening) return;
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeAllConnections();
-  await closed;
-}
+export { closeServer } from './express-cluster.js';
 
 /**
  * Creates and starts an instance at `baseUrl` (where the harness already

@@ -76,7 +76,8 @@ function messageOf(error: unknown): string {
 }
 
 /** Closes a server and drops its keep-alive connections. Never rejects. */
-async function closeServer(server: Server): Promise<void> {
+/** Closes a server and every connection it holds; a no-op if it is not listening. */
+export async function closeServer(server: Server): Promise<void> {
   if (!server.listening) return;
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeAllConnections();
