@@ -2,7 +2,7 @@
 // dist/cjs gets its own package.json so Node treats its .js files as CommonJS
 // even though the package root says "type": "module".
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -13,3 +13,5 @@ for (const project of ['tsconfig.build.json', 'tsconfig.build.cjs.json']) {
 }
 mkdirSync('dist/cjs', { recursive: true });
 writeFileSync('dist/cjs/package.json', JSON.stringify({ type: 'commonjs' }) + '\n');
+// The CLI runs as `npx clustershazbot` straight from dist/ (npm sets this bit only when it links an installed package).
+chmodSync('dist/esm/cli/main.js', 0o755);

@@ -439,6 +439,14 @@ describe('the binary', () => {
     expect((await bin(['keygen', '--bytes', '2000'])).code).toBe(2);
   });
 
+  it('runs as `npx clustershazbot` from a checkout, as the docs say (the build marks it executable)', async () => {
+    const child = spawn('npx', ['--no-install', 'clustershazbot', 'keygen'], { cwd: ROOT, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const [code] = (await once(child, 'close')) as [number | null];
+    expect({ code, stdout }).toMatchObject({ code: 0, stdout: expect.stringMatching(/^[A-Za-z0-9_-]{43}\n$/) as unknown });
+  });
+
   /** Starts `master-list serve` and resolves with the child and the URL it prints. */
   async function startServe(args: string[], env: Record<string, string>): Promise<{ child: ChildHandle; url: string }> {
     const child = spawnNode('serve', BIN, ['master-list', 'serve', ...args], { cwd: dir, env: { PATH: process.env.PATH ?? '', ...env } });
