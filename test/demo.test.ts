@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { pollUntil } from './helpers/processes.js';
 
 const script = new URL('../scripts/demo.mjs', import.meta.url).pathname;
 
@@ -39,4 +40,22 @@ describe('npm run demo', () => {
     expect(out).toContain('All servers stopped.');
     expect(code).toBe(0);
   }, 120_000);
+
+  it('leaves no server behind when the demo itself is killed (SIGKILL)', async () => {
+    let urls: string[] = [];
+    const { code } = await runDemo([], (all, child) => {
+      if (urls.length === 0 && all.includes('==> all 5 servers see each other online')) {
+        urls = [...all.matchAll(/started s\d at (http:\/\/\S+)/g)].map((m) => m[1]!);
+        child.kill('SIGKILL');
+      }
+    });
+    expect(code).toBeNull();
+    expect(urls).toHaveLength(5);
+    // Each server sees its stdin pipe close and leaves: nothing answers any more.
+    await pollUntil(async (report) => {
+      const answering = await Promise.all(urls.map((u) => fetch(`${u}clustershazbot/health`).then(() => true, () => false)));
+      report(answering);
+      return answering.every((a) => !a) ? true : undefined;
+    }, { timeoutMs: 15_000, description: 'every demo server to exit' });
+  }, 60_000);
 });

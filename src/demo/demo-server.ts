@@ -44,3 +44,6 @@ const stop = (): void => {
 };
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
+// The demo holds our stdin open; when it ends, the demo is gone (even if it was killed): leave too.
+process.stdin.on('end', stop);
+process.stdin.resume();

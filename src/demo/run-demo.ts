@@ -66,6 +66,12 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     void shutdown(0).then((code) => process.exit(code));
   };
   process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  // Output piped into a reader that went away (`npm run demo | head`): stop quietly.
+  const onOutputError = (): void => {
+    void shutdown(0).then((code) => process.exit(code));
+  };
+  out.on('error', onOutputError);
 
   try {
     print(`Master-list store (embedded): ${store.url}`);
@@ -75,7 +81,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       const port = await freePort();
       const base = `http://127.0.0.1:${port}/`;
       const child = spawn(process.execPath, [entry], {
-        stdio: ['ignore', 'ignore', 'pipe'],
+        // A stdin pipe: if this process dies without stopping its children, they see it close and leave.
+        stdio: ['pipe', 'ignore', 'pipe'],
         env: {
           ...process.env,
           PORT: String(port),
@@ -168,6 +175,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     return await shutdown(1);
   } finally {
     process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+    out.off('error', onOutputError);
   }
 }
 
