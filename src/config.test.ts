@@ -206,6 +206,22 @@ describe('SHAZBOT_PROBE_INTERVAL', () => {
   });
 });
 
+describe('SHAZBOT_LEGACY_AUTH and SHAZBOT_ALLOWED_HOSTS', () => {
+  it('legacy mode is off by default and takes the usual booleans', () => {
+    expect(resolveOptions(optionsFromEnv(validEnv({})).options).legacyAuth).toBe(false);
+    expect(resolveOptions(optionsFromEnv(validEnv({ SHAZBOT_LEGACY_AUTH: 'TRUE' })).options).legacyAuth).toBe(true);
+    expect(about(problemsOf(() => optionsFromEnv(validEnv({ SHAZBOT_LEGACY_AUTH: 'yes' }))), 'SHAZBOT_LEGACY_AUTH')).toHaveLength(1);
+  });
+
+  it('splits the allow-list on commas, validates each host, and requires this server to be allowed', () => {
+    expect(resolveOptions(optionsFromEnv(validEnv({})).options).allowedHosts).toEqual([]);
+    const env = validEnv({ SHAZBOT_ALLOWED_HOSTS: ' 10.0.0.7 , *.svc.cluster.local,db.internal:8080 ' });
+    expect(resolveOptions(optionsFromEnv(env).options).allowedHosts).toEqual(['10.0.0.7', '*.svc.cluster.local', 'db.internal:8080']);
+    expect(about(problemsOf(() => optionsFromEnv(validEnv({ SHAZBOT_ALLOWED_HOSTS: '10.0.0.7,http://x/' }))), 'SHAZBOT_ALLOWED_HOSTS')).toHaveLength(1);
+    expect(about(problemsOf(() => optionsFromEnv(validEnv({ SHAZBOT_ALLOWED_HOSTS: 'other.internal' }))), 'SHAZBOT_ALLOWED_HOSTS')).toHaveLength(1);
+  });
+});
+
 describe('resolveOptions', () => {
   const base: ClusterOptions = {
     baseUrl: 'http://127.0.0.1:3000/',

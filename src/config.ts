@@ -1,4 +1,5 @@
 import { ConfigError } from './errors.js';
+import { HostAllowList } from './membership/allow-list.js';
 import type { LogLevel } from './core/logger.js';
 
 /**
@@ -110,6 +111,24 @@ export interface ClusterOptions {
    * only periodic anti-entropy to spread changes (for measurement). @default true
    */
   pushChanges?: boolean;
+  /**
+   * Hosts whose base URLs may be gossiped (`SHAZBOT_ALLOWED_HOSTS`, comma-separated):
+   * `app.internal`, `app.internal:3000`, `*.svc.cluster.local`, `10.0.0.7`, `[fd00::1]:8080`.
+   * Entries for any other host are dropped wherever they come from (gossip or
+   * master list) and never contacted, which bounds where a holder of the gossip
+   * secret could make the fleet send requests (see docs/security.md). This
+   * server's own base URL must be allowed. @default [] (every host)
+   */
+  allowedHosts?: readonly string[];
+  /**
+   * 1.x compatibility for rolling upgrades (`SHAZBOT_LEGACY_AUTH`): also accept
+   * gossip authorised by the raw gossip secret with unsigned seed-format bodies
+   * (answered unsigned), control and offline-list requests authorised by the
+   * raw control secret, and speak that format to peers that refuse signed
+   * requests. 1.x sends the secret in plain text: use it only during the
+   * upgrade, over TLS. Logs a warning at start. @default false
+   */
+  legacyAuth?: boolean;
 }
 
 /** Options with every default filled in and every secret split into a list. */
@@ -155,6 +174,8 @@ export const DEFAULTS = {
   pushFanout: 3,
   maxPiggyback: 32,
   pushChanges: true,
+  allowedHosts: [] as readonly string[],
+  legacyAuth: false,
 } as const satisfies Required<Omit<ClusterOptions, 'baseUrl' | 'secret' | 'controlSecret' | 'masterListUrl' | 'masterListUpdateUrl' | 'masterListUpdateAuth'>>;
 
 /** Shortest secret accepted, in characters. `npx clustershazbot keygen`-style secrets are 43. */
@@ -204,11 +225,18 @@ export function resolveOptions(options: ClusterOptions): ResolvedConfig {
   checkNumber(problems, 'suspicionMaxMult', o.suspicionMaxMult, { min: 1 });
   checkNumber(problems, 'gossipJitter', o.gossipJitter, { min: 0, max: 0.9 });
   checkNumber(problems, 'monitorWeight', o.monitorWeight, { min: 1 });
-  for (const k of ['monitor', 'updateMasterListOnShutdown', 'pushChanges'] as const) {
+  for (const k of ['monitor', 'updateMasterListOnShutdown', 'pushChanges', 'legacyAuth'] as const) {
     if (typeof o[k] !== 'boolean') problems.push(`${k}: must be a boolean`);
   }
   if (problems.length === 0 && o.bootstrapRetryMaxMs < o.bootstrapRetryMinMs) {
     problems.push('bootstrapRetryMaxMs: must be at least bootstrapRetryMinMs');
+  }
+  if (!Array.isArray(o.allowedHosts)) {
+    problems.push('allowedHosts: must be a list of hosts');
+  } else {
+    const allow = HostAllowList.parse(o.allowedHosts);
+    if (!(allow instanceof HostAllowList)) problems.push(...allow.problems);
+    else if (problems.length === 0 && !allow.allows(new URL(o.baseUrl).href)) problems.push('allowedHosts: must allow this server\'s own baseUrl');
   }
   if (problems.length === 0 && o.probeTimeoutMs >= o.probeIntervalMs) {
     problems.push('probeTimeoutMs: must be shorter than probeIntervalMs');
@@ -348,6 +376,9 @@ export function optionsFromEnv(env: Readonly<Record<string, string | undefined>>
   const masterAnnounceIntervalMs = seconds('SHAZBOT_MASTER_ANNOUNCE_INTERVAL', true);
   const probeIntervalMs = seconds('SHAZBOT_PROBE_INTERVAL', false);
   const monitor = bool('SHAZBOT_MONITOR');
+  const legacyAuth = bool('SHAZBOT_LEGACY_AUTH');
+  const rawAllowed = env['SHAZBOT_ALLOWED_HOSTS']?.trim();
+  const allowedHosts = rawAllowed === undefined || rawAllowed === '' ? undefined : rawAllowed.split(',').map((h) => h.trim());
   const updateMasterListOnShutdown = bool('SHAZBOT_UPDATE_MASTER_LIST_ON_SHUTDOWN');
   let logLevel: EnvLogLevel = 'info';
   const rawLevel = env['SHAZBOT_LOG_LEVEL']?.trim().toLowerCase();
@@ -369,6 +400,8 @@ export function optionsFromEnv(env: Readonly<Record<string, string | undefined>>
     probeIntervalMs,
     monitor,
     updateMasterListOnShutdown,
+    legacyAuth,
+    allowedHosts,
   };
   // Report problems of the values that were present too, in terms of the variables.
   try {
@@ -398,6 +431,8 @@ const ENV_NAMES: Record<string, string> = {
   masterAnnounceMinimumMs: 'SHAZBOT_MASTER_ANNOUNCE_MINIMUM',
   masterAnnounceIntervalMs: 'SHAZBOT_MASTER_ANNOUNCE_INTERVAL',
   probeIntervalMs: 'SHAZBOT_PROBE_INTERVAL',
+  legacyAuth: 'SHAZBOT_LEGACY_AUTH',
+  allowedHosts: 'SHAZBOT_ALLOWED_HOSTS',
 };
 
 function toEnvName(problem: string): string {

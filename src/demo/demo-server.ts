@@ -44,6 +44,10 @@ const stop = (): void => {
 };
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
-// The demo holds our stdin open; when it ends, the demo is gone (even if it was killed): leave too.
-process.stdin.on('end', stop);
-process.stdin.resume();
+// Started by the demo, which holds our stdin open: when it ends, the demo is
+// gone (even if it was killed), so leave too. Other runners (tests, chaos)
+// start this file with stdin closed and stop it themselves.
+if (process.env['DEMO_EXIT_WITH_PARENT'] === '1') {
+  process.stdin.on('end', stop);
+  process.stdin.resume();
+}

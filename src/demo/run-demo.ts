@@ -85,6 +85,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
         stdio: ['pipe', 'ignore', 'pipe'],
         env: {
           ...process.env,
+          DEMO_EXIT_WITH_PARENT: '1',
           PORT: String(port),
           SHAZBOT_SECRET: secret,
           SHAZBOT_CONTROL_SECRET: controlSecret,

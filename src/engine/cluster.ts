@@ -7,6 +7,7 @@ import { cryptoRandom } from '../core/system-random.js';
 import { createHttpTransport } from '../core/http-transport.js';
 import { resolveOptions, type ClusterOptions, type ResolvedConfig } from '../config.js';
 import { NotStartedError, UnauthorizedError } from '../errors.js';
+import { HostAllowList } from '../membership/allow-list.js';
 import { BucketedDigest, bucketOf } from '../membership/digest.js';
 import type { MemberEntry, OfflineReason } from '../membership/entry.js';
 import type { MemberChange } from '../membership/merge.js';
@@ -134,6 +135,9 @@ class ClusterEngine implements Cluster, EnginePorts {
   readonly #failed = new Set<string>();
   /** Peers that answered without a digest: they speak only the seed format and get full lists. */
   readonly #legacyPeers = new Set<string>();
+  /** With `legacyAuth`: peers that refused a signed request and took a 1.x one (raw secret, unsigned). */
+  readonly #v1Peers = new Set<string>();
+  readonly #allow: HostAllowList;
   readonly #dissemination: Dissemination;
   readonly #detector: FailureDetector;
   readonly #timers = new Set<TimerHandle>();
@@ -154,6 +158,7 @@ class ClusterEngine implements Cluster, EnginePorts {
     this.baseUrl = normalizeBaseUrl(config.baseUrl, config.maxUrlLength);
     this.selfUrl = this.baseUrl;
     this.#gossipUrl = endpointUrl(this.baseUrl, 'gossip');
+    this.#allow = HostAllowList.parse(config.allowedHosts) as HostAllowList; // validated by resolveOptions
     this.clock = deps.clock ?? systemClock;
     this.random = deps.random ?? cryptoRandom;
     this.#transport = deps.transport ?? createHttpTransport();
@@ -188,6 +193,7 @@ class ClusterEngine implements Cluster, EnginePorts {
    * shared by every instance restoring the same snapshot array.
    */
   #restore(snapshot: readonly MemberEntry[]): void {
+    if (this.#allow.restricts) snapshot = snapshot.filter((e) => this.#allow.allows(e.baseUrl));
     this.table.load(snapshot);
     let digest = snapshotDigests.get(snapshot);
     if (digest === undefined) {
@@ -310,6 +316,9 @@ class ClusterEngine implements Cluster, EnginePorts {
     this.#setStatus('starting');
     this.#assertSelf();
     safeLog(this.log, 'info', 'starting', { baseUrl: this.baseUrl, monitor: this.config.monitor });
+    if (this.config.legacyAuth) {
+      safeLog(this.log, 'warn', 'SHAZBOT_LEGACY_AUTH is on: 1.x peers send the gossip and control secrets in plain text, and this server does too when it talks to them. Turn it off once every server runs 2.x.');
+    }
     const listed = await this.#bootstrap();
     if (this.#currentStatus() !== 'starting') return; // shut down while bootstrapping
     this.#setStatus('running');
@@ -402,6 +411,7 @@ class ClusterEngine implements Cluster, EnginePorts {
 
   async handleGossip(authorization: string, body: unknown): Promise<GossipMessage> {
     this.#assertServing();
+    if (this.config.legacyAuth && this.#isRawSecret(authorization, this.config.secrets)) return this.#handleV1Gossip(body);
     let header: SignedParams;
     try {
       header = this.#authenticateGossip(authorization, body);
@@ -436,6 +446,31 @@ class ClusterEngine implements Cluster, EnginePorts {
   }
 
   /**
+   * A 1.x request (`legacyAuth` only): authorised by the raw gossip secret,
+   * an unsigned seed-format body, answered with this server's whole list,
+   * unsigned, as 1.x expects. Entries are validated like any others.
+   */
+  #handleV1Gossip(body: unknown): GossipMessage {
+    const entries = parseGossipMessage(body, this.clock.now(), this.#limits);
+    this.#stats.bytesIn += approximateBytes(body);
+    this.#merge(entries, false);
+    const reply: GossipMessage = { message: 'gossip', ...toServerList(this.table.entries()) };
+    this.#stats.bytesOut += approximateBytes(reply);
+    return reply;
+  }
+
+  /** Whether `authorization` is one of `secrets` verbatim (1.x style), compared in constant time. */
+  #isRawSecret(authorization: string, secrets: readonly string[]): boolean {
+    return typeof authorization === 'string' && authorization !== '' && checkBearer(`Bearer ${authorization}`, secrets);
+  }
+
+  /** The control secret as `Bearer <secret>`, or verbatim (1.x) with `legacyAuth`. */
+  #isControlAuthorized(authorization: string): boolean {
+    if (typeof authorization !== 'string') return false;
+    return checkBearer(authorization, this.config.controlSecrets) || (this.config.legacyAuth && this.#isRawSecret(authorization, this.config.controlSecrets));
+  }
+
+  /**
    * Checks a gossip request's signature, timestamp and nonce; returns its
    * signed parameters. Throws UnauthorizedError (or MalformedError for a
    * body no peer could have signed).
@@ -458,7 +493,7 @@ class ClusterEngine implements Cluster, EnginePorts {
     this.#assertServing();
     const list = toServerList(this.table.entries());
     if (authorization === undefined || authorization === null || authorization === '') return { online: list.online };
-    if (typeof authorization !== 'string' || !checkBearer(authorization, this.config.controlSecrets)) {
+    if (!this.#isControlAuthorized(authorization)) {
       this.#stats.signatureRejections++;
       throw new UnauthorizedError('invalid control authorization');
     }
@@ -467,7 +502,7 @@ class ClusterEngine implements Cluster, EnginePorts {
 
   async handleControl(authorization: string, body: unknown): Promise<void> {
     this.#assertServing();
-    if (typeof authorization !== 'string' || !checkBearer(authorization, this.config.controlSecrets)) {
+    if (!this.#isControlAuthorized(authorization)) {
       this.#stats.signatureRejections++;
       throw new UnauthorizedError('invalid control authorization');
     }
@@ -562,8 +597,71 @@ class ClusterEngine implements Cluster, EnginePorts {
     return out;
   }
 
-  /** One signed exchange. Never throws; resolves the reply's extras, or undefined if it failed. */
+  /**
+   * One exchange: signed, or 1.x style with a peer that refused signed
+   * requests (`legacyAuth` only; such a peer is retried signed if it starts
+   * refusing 1.x requests, as it will once upgraded with legacy mode off).
+   * Never throws; resolves the reply's extras, or undefined if it failed.
+   */
   async send(peer: string, out: Outgoing, timeoutMs: number): Promise<GossipExtras | undefined> {
+    if (!this.config.legacyAuth) {
+      const reply = await this.#sendSigned(peer, out, timeoutMs);
+      return reply === 'refused' ? undefined : reply;
+    }
+    const v1 = this.#v1Peers.has(peer);
+    const first = v1 ? await this.#sendV1(peer, timeoutMs) : await this.#sendSigned(peer, out, timeoutMs);
+    if (first !== 'refused') return first;
+    if (v1) this.#v1Peers.delete(peer);
+    else this.#v1Peers.add(peer);
+    const second = v1 ? await this.#sendSigned(peer, out, timeoutMs) : await this.#sendV1(peer, timeoutMs);
+    if (second === 'refused') {
+      this.#v1Peers.delete(peer);
+      return undefined;
+    }
+    return second;
+  }
+
+  /**
+   * A 1.x exchange: the whole list, unsigned, authorised by the raw gossip
+   * secret (what 1.x expects), and an unsigned seed-format answer. 'refused'
+   * on a 401 or 403.
+   */
+  async #sendV1(peer: string, timeoutMs: number): Promise<GossipExtras | 'refused' | undefined> {
+    const t = this.clock.now();
+    this.#stats.exchanges++;
+    try {
+      const text = JSON.stringify({ message: 'gossip', ...toServerList(this.table.entries()) });
+      this.#stats.bytesOut += Buffer.byteLength(text);
+      const res = await this.#withTimeout(this.#transport.request({
+        method: 'POST',
+        url: endpointUrl(peer, 'gossip'),
+        headers: { 'content-type': 'application/json', authorization: this.config.secrets[0]! },
+        body: text,
+        timeoutMs,
+        maxResponseBytes: this.config.maxResponseBytes,
+      }), timeoutMs);
+      this.#stats.bytesIn += Buffer.byteLength(res.body);
+      if (res.status === 401 || res.status === 403) {
+        this.#observeExchange(peer, this.clock.now() - t, false);
+        return 'refused';
+      }
+      if (res.status < 200 || res.status > 299) throw new Error(`HTTP ${res.status}`);
+      const now = this.clock.now();
+      this.#merge(parseGossipMessage(JSON.parse(res.body), now, this.#limits), false);
+      this.#legacyPeers.add(peer);
+      this.#lastContact.set(peer, now);
+      this.#observeExchange(peer, now - t, true);
+      return { digest: undefined, ping: false, probe: undefined, probeOk: undefined, full: true, buckets: undefined, want: undefined };
+    } catch (e) {
+      this.#stats.exchangeFailures++;
+      this.#observeExchange(peer, this.clock.now() - t, false);
+      safeLog(this.log, 'debug', '1.x exchange failed', { peer, error: e });
+      return undefined;
+    }
+  }
+
+  /** One signed exchange. Never throws; 'refused' on a 401 if `legacyAuth` is on (the peer may be 1.x). */
+  async #sendSigned(peer: string, out: Outgoing, timeoutMs: number): Promise<GossipExtras | 'refused' | undefined> {
     const target = endpointUrl(peer, 'gossip');
     const body: Record<string, unknown> = {
       message: 'gossip',
@@ -589,6 +687,10 @@ class ClusterEngine implements Cluster, EnginePorts {
         maxResponseBytes: this.config.maxResponseBytes,
       }), timeoutMs);
       this.#stats.bytesIn += Buffer.byteLength(res.body);
+      if (this.config.legacyAuth && res.status === 401) {
+        this.#observeExchange(peer, this.clock.now() - t, false);
+        return 'refused';
+      }
       // Any 2xx: a Nest @Post() answers 201.
       if (res.status < 200 || res.status > 299) throw new Error(`HTTP ${res.status}`);
       let reply: unknown;
@@ -641,7 +743,7 @@ class ClusterEngine implements Cluster, EnginePorts {
    */
   #merge(entries: readonly MemberEntry[], rebroadcast: boolean): MemberEntry[] {
     const now = this.clock.now();
-    const fresh = entries.filter((e) => !isExpiredTombstone(e, now, this.config.maxOfflineAgeMs));
+    const fresh = entries.filter((e) => !isExpiredTombstone(e, now, this.config.maxOfflineAgeMs) && (!this.#allow.restricts || this.#allow.allows(e.baseUrl)));
     for (const change of this.table.apply(fresh)) this.#react(change, rebroadcast);
     // Refute first, so that a claim about this server is answered with the refutation.
     this.#assertSelf();
@@ -814,6 +916,15 @@ const snapshotDigests = new WeakMap<readonly MemberEntry[], BucketedDigest>();
 
 /** Below this many entries a whole list costs less than bucket digests: mismatches send whole lists. */
 const BUCKET_SYNC_MIN_ENTRIES = 256;
+
+/** Bytes of a value as compact JSON (1.x messages only: their text is not at hand). */
+function approximateBytes(value: unknown): number {
+  try {
+    return Buffer.byteLength(JSON.stringify(value) ?? '');
+  } catch {
+    return 0;
+  }
+}
 
 /** A URL fit for a log line: no credentials, no query (it may hold a token). */
 function redactUrl(raw: string): string {

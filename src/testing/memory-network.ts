@@ -49,6 +49,7 @@ export interface MemoryMasterList {
  */
 export class MemoryNetwork {
   readonly #servers = new Map<string, Cluster>();
+  readonly #raw = new Map<string, (req: TransportRequest) => TransportResponse>();
   readonly #down = new Map<string, Outage>();
   readonly #lists = new Map<string, MemoryMasterList>();
   /** Every request sent through the network, in order. */
@@ -61,6 +62,11 @@ export class MemoryNetwork {
   ) {}
 
   /** Routes requests for `cluster.baseUrl` to `cluster`. */
+  /** Answers requests under `baseUrl` with `handler` (a stand-in for a server that is not a Cluster, e.g. a 1.x one). */
+  route(baseUrl: string, handler: (req: TransportRequest) => TransportResponse): void {
+    this.#raw.set(baseUrl, handler);
+  }
+
   register(cluster: Cluster): void {
     this.#servers.set(cluster.baseUrl, cluster);
     this.#down.delete(cluster.baseUrl);
@@ -103,6 +109,8 @@ export class MemoryNetwork {
     if (this.#down.has(from)) return new Promise<never>(() => undefined);
     const list = this.#lists.get(req.url);
     if (list !== undefined) return this.#delay(() => this.#masterList(list, req));
+    const raw = [...this.#raw.keys()].find((base) => req.url.startsWith(base));
+    if (raw !== undefined) return this.#delay(() => this.#raw.get(raw)!(req));
     const target = [...this.#servers.keys()].find((base) => req.url.startsWith(base));
     if (target === undefined) return this.#fail('refuse', req);
     const outage = this.#down.get(target);
