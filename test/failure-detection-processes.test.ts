@@ -17,7 +17,7 @@
  * pause itself. A failure prints every child's output (MULTIPROCESS_VERBOSE=1: always).
  * Requires `npm run build` first (the suite's `npm test` does it).
  */
-import { byName, handlesOf, listEntries, runningOf, type FleetMember } from './helpers/fleet.js';
+import { byName, handlesOf, listEntries, runningOf, StepSequence, type FleetMember } from './helpers/fleet.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -25,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { startMasterListStore, type MasterListStore } from '../src/master-list/store.js';
 import {
   dumpOutput,
@@ -103,9 +103,8 @@ const bearer = { authorization: `Bearer ${controlSecret}` };
 let store: MasterListStore | undefined;
 let storeDir: string | undefined;
 /** Set by the first failing step: later steps fail at once. */
-let brokenBy: string | undefined;
-/** Whether any step failed: afterAll then prints every child's output. */
-let failed = false;
+const steps = new StepSequence();
+const step = steps.step.bind(steps);
 
 
 
@@ -185,19 +184,6 @@ function logFields(text: string, message: string): Record<string, unknown>[] {
   return found;
 }
 
-/** Runs one step unless an earlier one failed. */
-function step(name: string, timeoutMs: number, body: () => Promise<void>): void {
-  it(name, async () => {
-    if (brokenBy !== undefined) throw new Error(`not run: the earlier step "${brokenBy}" failed`);
-    try {
-      await body();
-    } catch (error) {
-      brokenBy = name;
-      failed = true;
-      throw error;
-    }
-  }, timeoutMs);
-}
 
 describe('SWIM failure detection between five real processes', () => {
   beforeAll(async () => {
@@ -214,7 +200,7 @@ describe('SWIM failure detection between five real processes', () => {
   afterAll(async () => {
     // SIGKILL also ends a process left stopped by a failed pause step.
     await killAll(handles());
-    if (failed || process.env.MULTIPROCESS_VERBOSE === '1') console.log(dumpOutput(handles()));
+    if (steps.brokenBy !== undefined || process.env.MULTIPROCESS_VERBOSE === '1') console.log(dumpOutput(handles()));
     await store?.close();
     if (storeDir !== undefined) await rm(storeDir, { recursive: true, force: true });
   }, 30_000);

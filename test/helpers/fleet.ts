@@ -1,5 +1,6 @@
 // Bookkeeping shared by the multi-process tests: a fixed set of named server
 // processes, and the lists their list endpoint answers with.
+import { it } from 'vitest';
 import type { ChildHandle } from './processes.js';
 
 /** What every server of a multi-process test has: a name and, once spawned, its process. */
@@ -31,4 +32,26 @@ export function listEntries(value: unknown, key: 'online' | 'offline'): Record<s
   const list = (value as Record<string, unknown>)[key];
   if (!Array.isArray(list)) return undefined;
   return list.map((entry: unknown) => (typeof entry === 'object' && entry !== null ? (entry as Record<string, unknown>) : {}));
+}
+
+/**
+ * Tests that share one cluster and must run in order: once one fails, the
+ * later ones fail at once instead of running against a broken cluster.
+ */
+export class StepSequence {
+  /** The first step that failed, if any. */
+  brokenBy: string | undefined;
+
+  /** Declares one step (a vitest `it`). */
+  step(name: string, timeoutMs: number, body: () => Promise<void>): void {
+    it(name, async () => {
+      if (this.brokenBy !== undefined) throw new Error(`not run: the earlier step "${this.brokenBy}" failed`);
+      try {
+        await body();
+      } catch (error) {
+        this.brokenBy = name;
+        throw error;
+      }
+    }, timeoutMs);
+  }
 }
