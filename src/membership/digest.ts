@@ -1,3 +1,4 @@
+import { jsonString } from '../protocol/canonical-json.js';
 import { hash32, hash64 } from '../swim/hash.js';
 import type { MemberEntry } from './entry.js';
 
@@ -18,12 +19,9 @@ import type { MemberEntry } from './entry.js';
  * only delays a sync until one of the two tables changes again.
  */
 
-/** Strings JSON writes as they are, between quotes: printable ASCII other than `"` and `\\`. */
-const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
-
 /** JSON text of a field value; the common cases are written directly, with JSON.stringify's output. */
 function encodeValue(v: unknown): string {
-  if (typeof v === 'string') return PLAIN.test(v) ? '"' + v + '"' : JSON.stringify(v);
+  if (typeof v === 'string') return jsonString(v);
   if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'null';
   if (typeof v === 'boolean') return v ? 'true' : 'false';
   return JSON.stringify(v);

@@ -37,6 +37,38 @@ describe('MembershipTable: views', () => {
     expect(t.get('http://nope:1/')).toBeUndefined();
   });
 
+  it('keeps entries() sorted and current through every kind of change (property)', () => {
+    const url = fc.integer({ min: 0, max: 30 }).map((i) => `http://h${i}:1/`);
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('apply' as const), baseUrl: url, lastUpdate: fc.integer({ min: 0, max: 50 }), offline: fc.boolean() }),
+      fc.record({ kind: fc.constant('self' as const), offline: fc.boolean() }),
+      fc.record({ kind: fc.constant('claim' as const), baseUrl: url }),
+      fc.record({ kind: fc.constant('prune' as const), now: fc.integer({ min: 0, max: 100 }) }),
+      fc.constant({ kind: 'load' as const }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 40 }), (ops) => {
+        let t = new MembershipTable(SELF);
+        for (const o of ops) {
+          if (o.kind === 'apply') t.apply([{ baseUrl: o.baseUrl, state: o.offline ? 'offline' : 'online', monitor: false, lastUpdate: o.lastUpdate }]);
+          else if (o.kind === 'self') t.setSelf({ state: o.offline ? 'offline' : 'online', monitor: false }, 10);
+          else if (o.kind === 'claim') t.claimFailure(o.baseUrl, 'suspect', SELF, 20);
+          else if (o.kind === 'prune') t.prune(o.now, 10);
+          else {
+            const copy = new MembershipTable(SELF);
+            expect(copy.entries()).toEqual([]);
+            copy.load(t.values());
+            t = copy;
+          }
+          const listed = t.entries();
+          expect(listed).toEqual([...t.values()].sort((a, b) => (a.baseUrl < b.baseUrl ? -1 : 1)));
+          listed.reverse(); // the caller's array: changing it changes nothing in the table
+          expect(t.entries().map((e) => e.baseUrl)).toEqual([...t.values()].map((e) => e.baseUrl).sort());
+        }
+      }),
+    );
+  });
+
   it('exposes isExpiredTombstone as a static too', () => {
     expect(MembershipTable.isExpiredTombstone).toBe(isExpiredTombstone);
   });

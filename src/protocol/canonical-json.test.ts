@@ -23,6 +23,29 @@ function reverseKeys(v: unknown): unknown {
   return v;
 }
 
+/** The definition, written plainly: every object's keys sorted, everything else as JSON.stringify writes it. */
+function reference(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map((x) => (x === undefined ? 'null' : reference(x))).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    const keys = Object.keys(o).sort().filter((k) => o[k] !== undefined);
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${reference(o[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** Lists of records as gossip carries them: keys from a small pool, in any order, so shapes repeat and change. */
+const recordLists = fc.array(
+  fc.array(
+    fc.tuple(
+      fc.constantFrom('baseUrl', 'by', 'downAt', 'lastUpdate', 'monitor', 'reason', 'suspect', 'x\u00e9', '10'),
+      fc.oneof(fc.string(), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.constant(null), fc.constant(undefined), fc.jsonValue({ maxDepth: 2 })),
+    ),
+    { maxLength: 6 },
+  ).map((pairs) => Object.fromEntries(pairs)),
+  { maxLength: 30 },
+);
+
 describe('canonicalJson', () => {
   it('sorts object keys by UTF-16 code units, recursively', () => {
     expect(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: null } })).toBe('{"a":{"c":null,"d":[3,{"y":2,"z":1}]},"b":1}');
@@ -111,6 +134,53 @@ describe('canonicalJson', () => {
         expect(canonicalJson(reverseKeys(x))).toBe(canonicalJson(x));
       }),
     );
+  });
+
+  it('equals the plain definition on any JSON value and on lists of records (property)', () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 8 }), (x) => {
+        expect(canonicalJson(x)).toBe(reference(x));
+      }),
+    );
+    fc.assert(
+      fc.property(recordLists, fc.boolean(), (records, sortKeys) => {
+        // Sorted keys take the fast path for lists of records, unsorted ones the general encoder.
+        const list = sortKeys ? records.map((r) => Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : 1)))) : records;
+        expect(canonicalJson(list)).toBe(reference(list));
+        expect(canonicalJson({ b: list, a: [list] })).toBe(reference({ b: list, a: [list] }));
+      }),
+    );
+  });
+
+  it('checks every record of a list: a bad value anywhere is rejected', () => {
+    const list = Array.from({ length: 100 }, (_, i) => ({ a: `http://h${i}/`, b: i, c: false }));
+    expect(canonicalJson(list)).toBe(JSON.stringify(list));
+    for (const bad of [NaN, Infinity, 1n, () => 1, Symbol('s'), new Date(0)]) {
+      expect(codeOf(() => canonicalJson([...list, { a: 'x', b: bad, c: true }]))).toBe('MALFORMED');
+    }
+    expect(codeOf(() => canonicalJson([...list, new Map()]))).toBe('MALFORMED');
+    // The records are one level deeper than their list.
+    expect(canonicalJson([{ a: 1 }], 2)).toBe('[{"a":1}]');
+    expect(codeOf(() => canonicalJson([{ a: 1 }], 1))).toBe('MALFORMED');
+  });
+
+  it('never calls a toJSON method, on a list or inherited by its records', () => {
+    const list = Object.assign([{ a: 1 }], { toJSON: () => 'replaced' });
+    expect(canonicalJson(list)).toBe('[{"a":1}]');
+    // Inherited by the records, even where Array.prototype hides it from the list itself.
+    Object.defineProperty(Object.prototype, 'toJSON', { value: () => 'replaced', configurable: true, writable: true });
+    Object.defineProperty(Array.prototype, 'toJSON', { value: undefined, configurable: true, writable: true });
+    try {
+      expect(canonicalJson([{ a: 1 }, { a: 2 }])).toBe('[{"a":1},{"a":2}]');
+    } finally {
+      delete (Object.prototype as { toJSON?: unknown }).toJSON;
+      delete (Array.prototype as { toJSON?: unknown }).toJSON;
+    }
+  });
+
+  it('keeps an own __proto__ key in a list of records', () => {
+    const parsed: unknown = JSON.parse('[{"__proto__":1,"a":2},{"__proto__":{"x":1},"a":3}]');
+    expect(canonicalJson(parsed)).toBe('[{"__proto__":1,"a":2},{"__proto__":{"x":1},"a":3}]');
   });
 
   it('does not depend on key order of the JSON text (property)', () => {

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import type { MemberEntry } from '../membership/entry.js';
 import { normalizeBaseUrl } from '../membership/url.js';
 import { MalformedError, ShazbotError } from '../errors.js';
+import { canonicalJson } from './canonical-json.js';
 import { parseControlMessage, parseGossipMessage, parseServerList, toServerList, type MessageLimits } from './validate.js';
 
 const NOW = 1_700_000_000_000;
@@ -237,5 +238,18 @@ describe('toServerList', () => {
 
   it('returns empty lists for no entries', () => {
     expect(toServerList([])).toEqual({ online: [], offline: [] });
+  });
+
+  it('writes every field in canonical order, so a list serialises as its canonical JSON', () => {
+    const list = toServerList([
+      { baseUrl: 'http://a/', state: 'online', monitor: true, lastUpdate: 1 },
+      { baseUrl: 'http://b/', state: 'suspect', monitor: false, lastUpdate: 2, by: 'http://a/', downAt: 3 },
+      { baseUrl: 'http://c/', state: 'offline', monitor: false, lastUpdate: 4, reason: 'failed', by: 'http://a/', downAt: 5 },
+      { baseUrl: 'http://d/', state: 'offline', monitor: false, lastUpdate: 6, reason: 'left' },
+    ]);
+    for (const server of [...list.online, ...list.offline]) expect(Object.keys(server)).toEqual(Object.keys(server).sort());
+    expect(list.online[1]).toEqual({ baseUrl: 'http://b/', by: 'http://a/', downAt: 3, lastUpdate: 2, monitor: false, suspect: true });
+    expect(JSON.stringify(list.online)).toBe(canonicalJson(list.online));
+    expect(JSON.stringify(list.offline)).toBe(canonicalJson(list.offline));
   });
 });

@@ -136,24 +136,37 @@ export function parseControlMessage(body: unknown): { online: boolean } {
 export function toServerList(entries: Iterable<MemberEntry>): { online: WireServer[]; offline: WireServer[] } {
   const online: WireServer[] = [];
   const offline: WireServer[] = [];
+  // Entries often come sorted already (MembershipTable.entries()): then sorting is skipped.
+  let sorted = true;
+  let last = '';
   for (const e of entries) {
+    if (e.baseUrl < last) sorted = false;
+    last = e.baseUrl;
     const server = toWireServer(e);
     if (e.state === 'offline') offline.push(server);
     else online.push(server);
   }
-  online.sort(byBaseUrl);
-  offline.sort(byBaseUrl);
+  if (!sorted) {
+    online.sort(byBaseUrl);
+    offline.sort(byBaseUrl);
+  }
   return { online, offline };
 }
 
-/** One entry in wire form (the list it belongs in follows from `e.state`). */
+/**
+ * One entry in wire form (the list it belongs in follows from `e.state`).
+ * Its fields are set in canonical (sorted) order, so that lists of them
+ * serialise as canonical JSON as they are (see canonical-json.ts).
+ */
 export function toWireServer(e: MemberEntry): WireServer {
-  const server: WireServer = { baseUrl: e.baseUrl, monitor: e.monitor, lastUpdate: e.lastUpdate };
-  if (e.state === 'offline' && e.reason !== undefined) server.reason = e.reason;
-  if (e.state === 'suspect') server.suspect = true;
+  const server: Partial<WireServer> = { baseUrl: e.baseUrl };
   if (e.by !== undefined) server.by = e.by;
   if (e.downAt !== undefined) server.downAt = e.downAt;
-  return server;
+  server.lastUpdate = e.lastUpdate;
+  server.monitor = e.monitor;
+  if (e.state === 'offline' && e.reason !== undefined) server.reason = e.reason;
+  if (e.state === 'suspect') server.suspect = true;
+  return server as WireServer;
 }
 
 function parseLists(obj: Record<string, unknown>, now: number, limits: MessageLimits): MemberEntry[] {
@@ -168,35 +181,36 @@ function parseLists(obj: Record<string, unknown>, now: number, limits: MessageLi
     throw new TooLargeError(`${total} entries exceed the limit of ${limits.maxEntries}`);
   }
   const out: MemberEntry[] = [];
-  for (let i = 0; i < online.length; i++) out.push(parseEntry(online[i], 'online', `online[${i}]`, now, limits));
-  for (let i = 0; i < offlineList.length; i++) out.push(parseEntry(offlineList[i], 'offline', `offline[${i}]`, now, limits));
+  for (let i = 0; i < online.length; i++) out.push(parseEntry(online[i], 'online', i, now, limits));
+  for (let i = 0; i < offlineList.length; i++) out.push(parseEntry(offlineList[i], 'offline', i, now, limits));
   return out;
 }
 
-function parseEntry(raw: unknown, listState: 'online' | 'offline', path: string, now: number, limits: MessageLimits): MemberEntry {
-  if (!isPlainObject(raw)) throw new MalformedError(`${path}: must be an object`);
-  let state: ServerState = listState;
+/** The error for entry `i` of `list`; `what` follows its path, e.g. `.monitor: must be a boolean`. */
+function badEntry(list: 'online' | 'offline', i: number, what: string, cause?: unknown): MalformedError {
+  return new MalformedError(`${list}[${i}]${what}`, cause === undefined ? undefined : { cause });
+}
+
+/** Entry `i` of `list` (whose name is also its state). Error messages name its path, e.g. `online[3].lastUpdate`. */
+function parseEntry(raw: unknown, list: 'online' | 'offline', i: number, now: number, limits: MessageLimits): MemberEntry {
+  if (!isPlainObject(raw)) throw badEntry(list, i, ': must be an object');
+  let state: ServerState = list;
   const rawUrl = own(raw, 'baseUrl');
-  if (typeof rawUrl !== 'string') throw new MalformedError(`${path}.baseUrl: must be a string`);
+  if (typeof rawUrl !== 'string') throw badEntry(list, i, '.baseUrl: must be a string');
   let baseUrl: string;
   try {
     baseUrl = normalizeBaseUrl(rawUrl, limits.maxUrlLength);
   } catch (e) {
-    const why = e instanceof MalformedError ? e.message : 'invalid URL';
-    throw new MalformedError(`${path}.baseUrl: ${why}`, { cause: e });
+    throw badEntry(list, i, `.baseUrl: ${e instanceof MalformedError ? e.message : 'invalid URL'}`, e);
   }
   const monitor = own(raw, 'monitor');
-  if (typeof monitor !== 'boolean') throw new MalformedError(`${path}.monitor: must be a boolean`);
+  if (typeof monitor !== 'boolean') throw badEntry(list, i, '.monitor: must be a boolean');
   const lastUpdate = own(raw, 'lastUpdate');
-  if (typeof lastUpdate !== 'number' || !Number.isSafeInteger(lastUpdate)) {
-    throw new MalformedError(`${path}.lastUpdate: must be an integer`);
-  }
-  if (lastUpdate < 0) throw new MalformedError(`${path}.lastUpdate: must not be negative`);
-  if (lastUpdate > now + limits.maxFutureMs) {
-    throw new MalformedError(`${path}.lastUpdate: more than ${limits.maxFutureMs} ms in the future`);
-  }
+  if (typeof lastUpdate !== 'number' || !Number.isSafeInteger(lastUpdate)) throw badEntry(list, i, '.lastUpdate: must be an integer');
+  if (lastUpdate < 0) throw badEntry(list, i, '.lastUpdate: must not be negative');
+  if (lastUpdate > now + limits.maxFutureMs) throw badEntry(list, i, `.lastUpdate: more than ${limits.maxFutureMs} ms in the future`);
   const suspect = own(raw, 'suspect');
-  if (suspect !== undefined && typeof suspect !== 'boolean') throw new MalformedError(`${path}.suspect: must be a boolean`);
+  if (suspect !== undefined && typeof suspect !== 'boolean') throw badEntry(list, i, '.suspect: must be a boolean');
   if (suspect === true && state === 'online') state = 'suspect';
   // An unknown reason (or one on an online entry) is dropped, not rejected:
   // a newer peer may know reasons this version does not.
@@ -207,24 +221,22 @@ function parseEntry(raw: unknown, listState: 'online' | 'offline', path: string,
   const rawBy = own(raw, 'by');
   let by: string | undefined;
   if (rawBy !== undefined) {
-    if (typeof rawBy !== 'string') throw new MalformedError(`${path}.by: must be a string`);
+    if (typeof rawBy !== 'string') throw badEntry(list, i, '.by: must be a string');
     try {
       by = normalizeBaseUrl(rawBy, limits.maxUrlLength);
     } catch (e) {
-      throw new MalformedError(`${path}.by: ${e instanceof Error ? e.message : 'invalid URL'}`, { cause: e });
+      throw badEntry(list, i, `.by: ${e instanceof Error ? e.message : 'invalid URL'}`, e);
     }
   }
   const downAt = own(raw, 'downAt');
   if (downAt !== undefined) {
-    if (typeof downAt !== 'number' || !Number.isSafeInteger(downAt) || downAt < 0) {
-      throw new MalformedError(`${path}.downAt: must be a non-negative integer`);
-    }
-    if (downAt > now + limits.maxFutureMs) throw new MalformedError(`${path}.downAt: more than ${limits.maxFutureMs} ms in the future`);
+    if (typeof downAt !== 'number' || !Number.isSafeInteger(downAt) || downAt < 0) throw badEntry(list, i, '.downAt: must be a non-negative integer');
+    if (downAt > now + limits.maxFutureMs) throw badEntry(list, i, `.downAt: more than ${limits.maxFutureMs} ms in the future`);
   }
   const entry: { -readonly [K in keyof MemberEntry]: MemberEntry[K] } = { baseUrl, state, monitor, lastUpdate };
   if (reason !== undefined) entry.reason = reason;
   if (claim && by !== undefined) entry.by = by;
-  if (claim && downAt !== undefined) entry.downAt = downAt as number;
+  if (claim && downAt !== undefined) entry.downAt = downAt;
   return entry;
 }
 
