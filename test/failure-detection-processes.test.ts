@@ -22,9 +22,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { startMasterListStore, type MasterListStore } from '../src/master-list/store.js';
 import {
@@ -36,10 +35,12 @@ import {
   spawnNode,
   waitForExit,
   type ChildHandle,
+  DEMO_SERVER,
+  REPO_ROOT,
 } from './helpers/processes.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const demoServer = join(root, 'dist', 'esm', 'demo', 'demo-server.js');
+const root = REPO_ROOT;
+const demoServer = DEMO_SERVER;
 
 const SIZE = 5;
 /** SHAZBOT_GOSSIP_INTERVAL of every server, in seconds. */

@@ -25,19 +25,18 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { startMasterListStore, type MasterListStore } from '../src/master-list/store.js';
 import { byName, listEntries, runningOf, StepSequence } from './helpers/fleet.js';
-import { dumpOutput, freePorts, killAll, pollUntil, waitForExit, type ChildHandle } from './helpers/processes.js';
+import { dumpOutput, freePorts, killAll, pollUntil, waitForExit, type ChildHandle, DEMO_SERVER, REPO_ROOT } from './helpers/processes.js';
 import {
   bearer, CounterTally, getRoute, readCounters, startIncarnation, watchFleet,
   type Keys, type RotatingServer, type WatchReport,
 } from './helpers/rotation-fleet.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const demoServer = join(root, 'dist', 'esm', 'demo', 'demo-server.js');
+const root = REPO_ROOT;
+const demoServer = DEMO_SERVER;
 
 const SIZE = 5;
 /** Deadlines. Generous: five Node processes share two cores with the rest of the suite. */

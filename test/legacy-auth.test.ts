@@ -10,15 +10,14 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMasterListStore, type MasterListStore } from '../src/master-list/store.js';
 import { listEntries } from './helpers/fleet.js';
-import { dumpOutput, freePorts, killAll, pollUntil, requestJson, spawnNode, type ChildHandle } from './helpers/processes.js';
+import { dumpOutput, freePorts, killAll, pollUntil, requestJson, spawnNode, type ChildHandle, DEMO_SERVER, REPO_ROOT } from './helpers/processes.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const demoServer = join(root, 'dist', 'esm', 'demo', 'demo-server.js');
+const root = REPO_ROOT;
+const demoServer = DEMO_SERVER;
 const v1Server = join(root, 'test', 'fixtures', 'v1-server', 'server.mjs');
 
 const secret = randomBytes(32).toString('base64url');

@@ -5,6 +5,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository's root directory. */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The built demo server (node:http + the default instance from SHAZBOT_*), which the multi-process tests run. */
+export const DEMO_SERVER = join(REPO_ROOT, 'dist', 'esm', 'demo', 'demo-server.js');
 
 /** How a child process ended. */
 export interface ExitStatus {
