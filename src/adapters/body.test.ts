@@ -6,7 +6,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { closeServer } from '../../test/helpers/adapter-suite.js';
 import { pollUntil } from '../../test/helpers/processes.js';
 import { isShazbotError } from '../errors.js';
-import { readJsonBody } from './body.js';
+import { readJsonBodyAndText } from './body.js';
+
+const readJsonBody = async (req: Parameters<typeof readJsonBodyAndText>[0], limit: number): Promise<unknown> => (await readJsonBodyAndText(req, limit)).value;
 
 /** What readJsonBody settled with: the value, or the error's code and message. */
 type Outcome = { value: unknown } | { code: string; message: string };

@@ -9,7 +9,9 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { adapterSuite, call, closeServer, startInstance, type Harness, type ServeSetup } from '../../test/helpers/adapter-suite.js';
 import { createCluster, type Cluster } from '../engine/cluster.js';
-import { readJsonBody } from './body.js';
+import { readJsonBodyAndText } from './body.js';
+
+const readJsonBody = async (req: Parameters<typeof readJsonBodyAndText>[0], limit: number): Promise<unknown> => (await readJsonBodyAndText(req, limit)).value;
 import { createRequestHandler, type NodeAdapterOptions } from './node.js';
 
 /** Listens on 127.0.0.1:0 with the handler in front of an app that answers 418 `app`. */

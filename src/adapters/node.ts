@@ -3,7 +3,7 @@
  * plain servers and for frameworks without an adapter of their own.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readJsonBody } from './body.js';
+import { readJsonBodyAndText } from './body.js';
 import {
   answerRoute, DEFAULT_MAX_BODY_BYTES, errorReply, matchRoute, resolveCluster, routeTakesBody,
   type AdapterOptions, type RouteReply,
@@ -54,8 +54,8 @@ export function createRequestHandler(options: NodeAdapterOptions = {}): RequestH
     }
     let reply: RouteReply;
     try {
-      const body = routeTakesBody(match.route) ? await readJsonBody(req, limit) : undefined;
-      reply = await answerRoute(cluster, match.route, req.headers.authorization, body);
+      const body = routeTakesBody(match.route) ? await readJsonBodyAndText(req, limit) : undefined;
+      reply = await answerRoute(cluster, match.route, req.headers.authorization, body?.value, body?.text);
     } catch (e) {
       drain(req);
       reply = errorReply(e);

@@ -94,14 +94,16 @@ export function resolveCluster(options: AdapterOptions): Cluster | undefined {
 
 /**
  * Answers `route` for `cluster` (undefined: not started yet). `body` is the
- * parsed JSON body for routes that take one. Never rejects: every error
- * becomes its status and `{"error", "code"}`.
+ * parsed JSON body for routes that take one, and `raw`, when the adapter has
+ * it, the exact text it was parsed from (gossip signatures are checked over
+ * it first). Never rejects: every error becomes its status and `{"error", "code"}`.
  */
 export async function answerRoute(
   cluster: Cluster | undefined,
   route: RouteName,
   authorization: string | undefined,
   body: unknown,
+  raw?: string,
 ): Promise<RouteReply> {
   const auth = typeof authorization === 'string' ? authorization : '';
   try {
@@ -111,7 +113,7 @@ export async function answerRoute(
     }
     switch (route) {
       case 'gossip':
-        return jsonReply(200, await cluster.handleGossip(auth, body));
+        return { status: 200, headers: JSON_HEADERS, body: (await cluster.handleGossipWire(auth, body, raw)).text };
       case 'list':
         return jsonReply(200, await cluster.handleList(auth));
       case 'control':

@@ -15,7 +15,7 @@ import { MembershipTable, isExpiredTombstone } from '../membership/table.js';
 import { endpointUrl, normalizeBaseUrl } from '../membership/url.js';
 import { ReplayGuard } from '../protocol/replay-guard.js';
 import {
-  checkBearer, checkControlAuthorization, makeNonce, parseSignedHeader, signReplySized, signRequest, verifyReply, verifyRequestCanonical,
+  checkBearer, checkControlAuthorization, makeNonce, parseSignedHeader, signReplySized, signRequestCanonical, verifyReply, verifyRequestCanonical,
 } from '../protocol/signature.js';
 import { canonicalJson } from '../protocol/canonical-json.js';
 import type { SignedParams } from '../protocol/signature.js';
@@ -72,6 +72,14 @@ export interface Cluster {
   shutdown(): Promise<void>;
   /** Handles `POST /clustershazbot/gossip`: verifies, merges, answers signed. */
   handleGossip(authorization: string, body: unknown): Promise<GossipMessage>;
+  /**
+   * {@link handleGossip} for adapters that have the request's text: `raw`,
+   * if given, must be the exact text `body` was parsed from. The signature is
+   * checked over it first (peers send the canonical text they signed), and
+   * over the canonical form of `body` only if that fails. Resolves the reply
+   * with its JSON text, ready to send.
+   */
+  handleGossipWire(authorization: string, body: unknown, raw?: string): Promise<{ reply: GossipMessage; text: string }>;
   /** Handles `GET /clustershazbot/list`: online servers, plus offline ones with the control secret. */
   handleList(authorization: string): Promise<ServerList>;
   /** Handles `POST /clustershazbot/control`: takes this server offline or brings it back. */
@@ -410,11 +418,18 @@ class ClusterEngine implements Cluster, EnginePorts {
   // ---- request handlers ------------------------------------------------------
 
   async handleGossip(authorization: string, body: unknown): Promise<GossipMessage> {
+    return (await this.handleGossipWire(authorization, body)).reply;
+  }
+
+  async handleGossipWire(authorization: string, body: unknown, raw?: string): Promise<{ reply: GossipMessage; text: string }> {
     this.#assertServing();
-    if (this.config.legacyAuth && this.#isRawSecret(authorization, this.config.secrets)) return this.#handleV1Gossip(body);
+    if (this.config.legacyAuth && this.#isRawSecret(authorization, this.config.secrets)) {
+      const reply = this.#handleV1Gossip(body);
+      return { reply, text: JSON.stringify(reply) };
+    }
     let header: SignedParams;
     try {
-      header = this.#authenticateGossip(authorization, body);
+      header = this.#authenticateGossip(authorization, body, raw);
     } catch (e) {
       if (e instanceof UnauthorizedError) this.#stats.signatureRejections++;
       throw e;
@@ -442,7 +457,7 @@ class ClusterEngine implements Cluster, EnginePorts {
     if (probeOk !== undefined) reply['probeOk'] = probeOk;
     const signed = signReplySized(this.config.secrets[0]!, this.#gossipUrl, header.n, reply, this.clock.now(), makeNonce(this.random));
     this.#stats.bytesOut += signed.bytes;
-    return signed.reply as unknown as GossipMessage;
+    return { reply: signed.reply as unknown as GossipMessage, text: signed.text };
   }
 
   /**
@@ -475,14 +490,20 @@ class ClusterEngine implements Cluster, EnginePorts {
    * signed parameters. Throws UnauthorizedError (or MalformedError for a
    * body no peer could have signed).
    */
-  #authenticateGossip(authorization: string, body: unknown): SignedParams {
+  #authenticateGossip(authorization: string, body: unknown, raw: string | undefined): SignedParams {
     if (typeof authorization !== 'string' || authorization === '') throw new UnauthorizedError('missing signature');
     const header = parseSignedHeader(authorization);
     const now = this.clock.now();
     if (Math.abs(now - header.t) > this.config.signatureWindowMs) throw new UnauthorizedError('stale signature timestamp');
-    const canonical = canonicalJson(body);
-    this.#stats.bytesIn += Buffer.byteLength(canonical);
-    if (!verifyRequestCanonical(this.config.secrets, this.#gossipUrl, canonical, header)) throw new UnauthorizedError('invalid signature');
+    // The received text, when it is what the peer signed (this implementation
+    // sends the canonical text); otherwise the canonical form of the parsed body.
+    if (typeof raw === 'string' && verifyRequestCanonical(this.config.secrets, this.#gossipUrl, raw, header)) {
+      this.#stats.bytesIn += Buffer.byteLength(raw);
+    } else {
+      const canonical = canonicalJson(body);
+      this.#stats.bytesIn += Buffer.byteLength(canonical);
+      if (!verifyRequestCanonical(this.config.secrets, this.#gossipUrl, canonical, header)) throw new UnauthorizedError('invalid signature');
+    }
     const seen = this.#replay.check(header.t, header.n, now);
     if (seen === 'replayed') throw new UnauthorizedError('replayed request', 'REPLAYED');
     if (seen === 'stale') throw new UnauthorizedError('stale signature timestamp');
@@ -676,12 +697,13 @@ class ClusterEngine implements Cluster, EnginePorts {
     const nonce = makeNonce(this.random);
     this.#stats.exchanges++;
     try {
-      const text = JSON.stringify(body);
+      // The canonical text is both what is signed and what is sent, so the receiver can check the bytes it got.
+      const text = canonicalJson(body);
       this.#stats.bytesOut += Buffer.byteLength(text);
       const res = await this.#withTimeout(this.#transport.request({
         method: 'POST',
         url: target,
-        headers: { 'content-type': 'application/json', authorization: signRequest(this.config.secrets[0]!, target, body, t, nonce) },
+        headers: { 'content-type': 'application/json', authorization: signRequestCanonical(this.config.secrets[0]!, target, text, t, nonce) },
         body: text,
         timeoutMs,
         maxResponseBytes: this.config.maxResponseBytes,

@@ -3,6 +3,7 @@ import { describe, it, expect } from 'vitest';
 import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { seededRandom } from '../core/random.js';
+import { canonicalJson } from './canonical-json.js';
 import { ShazbotError } from '../errors.js';
 import {
   checkBearer,
@@ -12,6 +13,7 @@ import {
   signReply,
   signReplySized,
   signRequest,
+  signRequestCanonical,
   verifyReply,
   verifyRequest,
 } from './signature.js';
@@ -296,13 +298,25 @@ describe('checkBearer', () => {
   });
 });
 
+describe('signRequestCanonical', () => {
+  it('signs the canonical text exactly as signRequest signs the body (property)', () => {
+    fc.assert(fc.property(fc.jsonValue(), fc.integer({ min: 0, max: 2 ** 50 }), (b, t) => {
+      expect(signRequestCanonical(K1, A, canonicalJson(b), t, N)).toBe(signRequest(K1, A, b, t, N));
+    }));
+  });
+});
+
 describe('signReplySized', () => {
   it('gives the same reply as signReply and its exact compact JSON size (property)', () => {
     fc.assert(
       fc.property(fc.dictionary(fc.string(), fc.jsonValue()), fc.integer({ min: 0, max: 2 ** 50 }), (b, t) => {
-        const { reply, bytes } = signReplySized(K2, A, N, b, t, N);
+        const { reply, text, bytes } = signReplySized(K2, A, N, b, t, N);
         expect(reply).toEqual(signReply(K2, A, N, b, t, N));
         expect(bytes).toBe(Buffer.byteLength(JSON.stringify(reply)));
+        expect(bytes).toBe(Buffer.byteLength(text));
+        // The text is the reply: it parses to it and verifies.
+        expect(JSON.parse(text)).toEqual(JSON.parse(JSON.stringify(reply)));
+        expect(verifyReply([K2], A, N, JSON.parse(text))).toEqual({ t, n: N });
       }),
     );
   });

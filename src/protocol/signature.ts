@@ -61,8 +61,18 @@ export function makeNonce(random: Random): string {
  * Throws RangeError if `t` or `nonce` could not be parsed back.
  */
 export function signRequest(secret: string, targetUrl: string, body: unknown, t: number, nonce: string): string {
+  return signRequestCanonical(secret, targetUrl, canonicalJson(body), t, nonce);
+}
+
+/**
+ * {@link signRequest} for a body already canonicalised with
+ * {@link canonicalJson}. Sending that same text as the request body lets the
+ * receiver check the signature over the bytes it received, without
+ * canonicalising the parsed body again.
+ */
+export function signRequestCanonical(secret: string, targetUrl: string, canonical: string, t: number, nonce: string): string {
   checkOwnParams(t, nonce);
-  const s = hmac(secret, requestStringToSign(targetUrl, t, nonce, canonicalJson(body)));
+  const s = hmac(secret, requestStringToSign(targetUrl, t, nonce, canonical));
   return `${SIGNATURE_SCHEME} ${formatParams(t, nonce, s)}`;
 }
 
@@ -126,9 +136,9 @@ export function signReply(
 }
 
 /**
- * {@link signReply}, also returning the reply's size as compact JSON in
- * bytes (what `JSON.stringify` of it would take), without serialising it
- * twice.
+ * {@link signReply}, also returning the reply as JSON text (its canonical
+ * form with the `signature` field appended) and that text's size in bytes,
+ * so that it need not be serialised again.
  */
 export function signReplySized(
   secret: string,
@@ -137,15 +147,15 @@ export function signReplySized(
   body: Record<string, unknown>,
   t: number,
   nonce: string,
-): { reply: Record<string, unknown>; bytes: number } {
+): { reply: Record<string, unknown>; text: string; bytes: number } {
   checkOwnParams(t, nonce);
   const rest = withoutSignature(body);
   const canonical = canonicalJson(rest);
   const s = hmac(secret, replyStringToSign(responderUrl, requestNonce, t, nonce, canonical));
   const field = formatParams(t, nonce, s);
-  // `,"signature":"<field>"` (the field is ASCII), or no comma after `{`.
-  const extra = REPLY_SIGNATURE_FIELD.length + field.length + 5 + (canonical === '{}' ? 0 : 1);
-  return { reply: { ...rest, [REPLY_SIGNATURE_FIELD]: field }, bytes: Buffer.byteLength(canonical) + extra };
+  // `,"signature":"<field>"}` (the field is ASCII and needs no escaping), or no comma after `{`.
+  const text = `${canonical.slice(0, -1)}${canonical === '{}' ? '' : ','}"${REPLY_SIGNATURE_FIELD}":"${field}"}`;
+  return { reply: { ...rest, [REPLY_SIGNATURE_FIELD]: field }, text, bytes: Buffer.byteLength(text) };
 }
 
 /**

@@ -10,6 +10,8 @@ export const SIM_MASTER_LIST_URL = 'http://master-list.sim/';
 /** The three request handlers of a server, as a Cluster exposes them. */
 export interface SimHandler {
   handleGossip(authorization: string, body: unknown): Promise<unknown>;
+  /** If present, used instead of handleGossip with the request's text, and its reply text is sent as is (a Cluster has it). */
+  handleGossipWire?(authorization: string, body: unknown, raw?: string): Promise<{ text: string }>;
   handleList(authorization: string): Promise<unknown>;
   handleControl(authorization: string, body: unknown): Promise<void>;
 }
@@ -429,7 +431,10 @@ function clusterHandler(h: SimHandler): RawHandler {
   return async (req, path) => {
     const auth = req.headers?.['authorization'] ?? '';
     try {
-      if (path === 'clustershazbot/gossip' && req.method === 'POST') return json(200, await h.handleGossip(auth, parseBody(req.body)));
+      if (path === 'clustershazbot/gossip' && req.method === 'POST') {
+        if (h.handleGossipWire === undefined) return json(200, await h.handleGossip(auth, parseBody(req.body)));
+        return { status: 200, headers: JSON_HEADERS, body: (await h.handleGossipWire(auth, parseBody(req.body), req.body)).text };
+      }
       if (path === 'clustershazbot/list' && req.method === 'GET') return json(200, await h.handleList(auth));
       if (path === 'clustershazbot/control' && req.method === 'POST') {
         await h.handleControl(auth, parseBody(req.body));
