@@ -30,7 +30,8 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { cryptoRandom } from '../dist/esm/index.js';
-import { makeNonce, signRequest } from '../dist/esm/protocol/signature.js';
+import { canonicalJson } from '../dist/esm/protocol/canonical-json.js';
+import { makeNonce, signRequestCanonical } from '../dist/esm/protocol/signature.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -92,8 +93,9 @@ try {
     push: { message: 'gossip', online, offline, digest: ready.digest, ping: true, full: true },
     seed: { message: 'gossip', online, offline },
   };
-  const texts = { push: JSON.stringify(bodies.push), seed: JSON.stringify(bodies.seed) };
-  const sign = (body) => signRequest(secret, gossipUrl, body, Date.now(), makeNonce(cryptoRandom));
+  // As a clustershazbot peer sends them: the canonical text, signed as it is sent.
+  const texts = { push: canonicalJson(bodies.push), seed: canonicalJson(bodies.seed) };
+  const sign = (body) => signRequestCanonical(secret, gossipUrl, texts[body === bodies.seed ? 'seed' : 'push'], Date.now(), makeNonce(cryptoRandom));
   await checkAnswers(baseUrl, bodies, texts, sign, ready.digest);
 
   /** One run of `kind` for `seconds`: req/s (2xx answers only) and CPU ms per request of the server and of this process. */
