@@ -1,7 +1,7 @@
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { safeLog, silentLogger, type Logger } from '../core/logger.js';
 import { randomBetween, sample, type Random } from '../core/random.js';
-import type { Transport } from '../core/transport.js';
+import type { Transport, TransportResponse } from '../core/transport.js';
 import { systemClock } from '../core/system-clock.js';
 import { cryptoRandom } from '../core/system-random.js';
 import { createHttpTransport } from '../core/http-transport.js';
@@ -423,10 +423,7 @@ class ClusterEngine implements Cluster, EnginePorts {
 
   async handleGossipWire(authorization: string, body: unknown, raw?: string): Promise<{ reply: GossipMessage; text: string }> {
     this.#assertServing();
-    if (this.config.legacyAuth && this.#isRawSecret(authorization, this.config.secrets)) {
-      const reply = this.#handleV1Gossip(body);
-      return { reply, text: JSON.stringify(reply) };
-    }
+    if (this.config.legacyAuth && this.#isRawSecret(authorization, this.config.secrets)) return this.#handleV1Gossip(body, raw);
     let header: SignedParams;
     try {
       header = this.#authenticateGossip(authorization, body, raw);
@@ -465,13 +462,14 @@ class ClusterEngine implements Cluster, EnginePorts {
    * an unsigned seed-format body, answered with this server's whole list,
    * unsigned, as 1.x expects. Entries are validated like any others.
    */
-  #handleV1Gossip(body: unknown): GossipMessage {
+  #handleV1Gossip(body: unknown, raw: string | undefined): { reply: GossipMessage; text: string } {
     const entries = parseGossipMessage(body, this.clock.now(), this.#limits);
-    this.#stats.bytesIn += approximateBytes(body);
+    this.#stats.bytesIn += raw === undefined ? Buffer.byteLength(JSON.stringify(body)) : Buffer.byteLength(raw);
     this.#merge(entries, false);
     const reply: GossipMessage = { message: 'gossip', ...toServerList(this.table.entries()) };
-    this.#stats.bytesOut += approximateBytes(reply);
-    return reply;
+    const text = JSON.stringify(reply);
+    this.#stats.bytesOut += Buffer.byteLength(text);
+    return { reply, text };
   }
 
   /** Whether `authorization` is one of `secrets` verbatim (1.x style), compared in constant time. */
@@ -652,16 +650,7 @@ class ClusterEngine implements Cluster, EnginePorts {
     this.#stats.exchanges++;
     try {
       const text = JSON.stringify({ message: 'gossip', ...toServerList(this.table.entries()) });
-      this.#stats.bytesOut += Buffer.byteLength(text);
-      const res = await this.#withTimeout(this.#transport.request({
-        method: 'POST',
-        url: endpointUrl(peer, 'gossip'),
-        headers: { 'content-type': 'application/json', authorization: this.config.secrets[0]! },
-        body: text,
-        timeoutMs,
-        maxResponseBytes: this.config.maxResponseBytes,
-      }), timeoutMs);
-      this.#stats.bytesIn += Buffer.byteLength(res.body);
+      const res = await this.#post(endpointUrl(peer, 'gossip'), text, this.config.secrets[0]!, timeoutMs);
       if (res.status === 401 || res.status === 403) {
         this.#observeExchange(peer, this.clock.now() - t, false);
         return 'refused';
@@ -699,16 +688,7 @@ class ClusterEngine implements Cluster, EnginePorts {
     try {
       // The canonical text is both what is signed and what is sent, so the receiver can check the bytes it got.
       const text = canonicalJson(body);
-      this.#stats.bytesOut += Buffer.byteLength(text);
-      const res = await this.#withTimeout(this.#transport.request({
-        method: 'POST',
-        url: target,
-        headers: { 'content-type': 'application/json', authorization: signRequestCanonical(this.config.secrets[0]!, target, text, t, nonce) },
-        body: text,
-        timeoutMs,
-        maxResponseBytes: this.config.maxResponseBytes,
-      }), timeoutMs);
-      this.#stats.bytesIn += Buffer.byteLength(res.body);
+      const res = await this.#post(target, text, signRequestCanonical(this.config.secrets[0]!, target, text, t, nonce), timeoutMs);
       if (this.config.legacyAuth && res.status === 401) {
         this.#observeExchange(peer, this.clock.now() - t, false);
         return 'refused';
@@ -742,6 +722,21 @@ class ClusterEngine implements Cluster, EnginePorts {
       safeLog(this.log, 'debug', 'exchange failed', { peer, error: e });
       return undefined;
     }
+  }
+
+  /** POSTs a JSON `text` to a gossip endpoint with `authorization`, within `timeoutMs`, counting the payload bytes both ways. */
+  async #post(url: string, text: string, authorization: string, timeoutMs: number): Promise<TransportResponse> {
+    this.#stats.bytesOut += Buffer.byteLength(text);
+    const res = await this.#withTimeout(this.#transport.request({
+      method: 'POST',
+      url,
+      headers: { 'content-type': 'application/json', authorization },
+      body: text,
+      timeoutMs,
+      maxResponseBytes: this.config.maxResponseBytes,
+    }), timeoutMs);
+    this.#stats.bytesIn += Buffer.byteLength(res.body);
+    return res;
   }
 
   #observeExchange(peer: string, ms: number, ok: boolean): void {
@@ -938,15 +933,6 @@ const snapshotDigests = new WeakMap<readonly MemberEntry[], BucketedDigest>();
 
 /** Below this many entries a whole list costs less than bucket digests: mismatches send whole lists. */
 const BUCKET_SYNC_MIN_ENTRIES = 256;
-
-/** Bytes of a value as compact JSON (1.x messages only: their text is not at hand). */
-function approximateBytes(value: unknown): number {
-  try {
-    return Buffer.byteLength(JSON.stringify(value) ?? '');
-  } catch {
-    return 0;
-  }
-}
 
 /** A URL fit for a log line: no credentials, no query (it may hold a token). */
 function redactUrl(raw: string): string {
