@@ -14,12 +14,10 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRequestHandler } from '../src/adapters/node.js';
-import { createHttpTransport } from '../src/core/http-transport.js';
-import { TransportError } from '../src/core/transport.js';
 import { dashboardPage } from '../src/dashboard/page.js';
 import { createCluster, type Cluster } from '../src/engine/cluster.js';
 import { startMasterListStore, type MasterListStore } from '../src/master-list/store.js';
-import { CONTROL, FAST, SECRET, STORE_AUTH, closeServer } from './helpers/express-cluster.js';
+import { CONTROL, FAST, SECRET, STORE_AUTH, closeServer, killableTransport } from './helpers/express-cluster.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** How long the page may take to show a change the cluster has made (ms). */
@@ -53,8 +51,7 @@ async function serve(store: MasterListStore): Promise<Served> {
   const { port } = server.address() as AddressInfo;
   const baseUrl = `http://127.0.0.1:${port}/`;
   // In one process the crashed cluster's timers keep firing: its outbound requests must fail too.
-  let crashed = false;
-  const real = createHttpTransport();
+  const { transport, kill } = killableTransport();
   const cluster = createCluster(
     {
       baseUrl,
@@ -69,11 +66,7 @@ async function serve(store: MasterListStore): Promise<Served> {
       suspicionMult: 1,
       shutdownTimeoutMs: 1_000,
     },
-    {
-      transport: {
-        request: (r) => (crashed ? Promise.reject(new TransportError('network', 'crashed')) : real.request(r)),
-      },
-    },
+    { transport },
   );
   created.cluster = cluster;
   await cluster.start();
@@ -83,7 +76,7 @@ async function serve(store: MasterListStore): Promise<Served> {
     server,
     cluster,
     crash: async () => {
-      crashed = true;
+      kill();
       await closeServer(server);
     },
   };

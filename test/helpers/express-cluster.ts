@@ -51,7 +51,8 @@ export interface Node {
 }
 
 /** Sends outbound requests through the real transport until killed. */
-function killableTransport(): { transport: Transport; kill: () => void } {
+/** A real HTTP transport that fails every request once `kill()` ran: the outbound side of a crashed process. */
+export function killableTransport(): { transport: Transport; kill: () => void } {
   const real = createHttpTransport();
   let dead = false;
   return {
