@@ -25,10 +25,25 @@ export function randomBetween(random: Random, min: number, max: number): number 
 }
 
 /**
- * Up to `k` distinct items of `items`, uniformly chosen (partial
- * Fisher-Yates on a copy; the input is not modified).
+ * Up to `k` distinct items of `items`, uniformly chosen, in random order;
+ * the input is not modified. Expected O(k) when k is at most a quarter of
+ * the items (rejection sampling of indexes, no copy), else a partial
+ * Fisher-Yates shuffle of a copy.
  */
 export function sample<T>(random: Random, items: readonly T[], k: number): T[] {
+  const n = items.length;
+  if (k <= 0 || n === 0) return [];
+  if (k * 4 <= n) {
+    const picked = new Set<number>();
+    const out: T[] = [];
+    while (out.length < k) {
+      const i = randomInt(random, n);
+      if (picked.has(i)) continue;
+      picked.add(i);
+      out.push(items[i]!);
+    }
+    return out;
+  }
   const copy = items.slice();
   const take = Math.min(k, copy.length);
   for (let i = 0; i < take; i++) {
@@ -64,7 +79,13 @@ export function seededRandom(seed: number): Random {
     float: () => next() / 4294967296,
     bytes(n) {
       const out = new Uint8Array(n);
-      for (let i = 0; i < n; i++) out[i] = next() & 0xff;
+      for (let i = 0; i < n; i += 4) {
+        const w = next();
+        out[i] = w & 0xff;
+        if (i + 1 < n) out[i + 1] = (w >>> 8) & 0xff;
+        if (i + 2 < n) out[i + 2] = (w >>> 16) & 0xff;
+        if (i + 3 < n) out[i + 3] = w >>> 24;
+      }
       return out;
     },
   };

@@ -28,7 +28,7 @@ import type { ClusterInfo, ClusterStats, HealthReport, ServerInfo } from './info
 import { Emitter, type ClusterEvents, type ClusterStatus } from './events.js';
 import { FailureDetector } from './failure-detector.js';
 import { fetchMasterList, MasterListError, putMasterList, type MasterListIo } from './master-list-client.js';
-import { choosePeer } from './peer-selection.js';
+import { choosePeer, type PeerPool } from './peer-selection.js';
 import type { EnginePorts, Outgoing } from './ports.js';
 
 /** The collaborators of a cluster instance; each defaults to the real one. */
@@ -202,14 +202,15 @@ class ClusterEngine implements Cluster, EnginePorts {
    */
   #restore(snapshot: readonly MemberEntry[]): void {
     if (this.#allow.restricts) snapshot = snapshot.filter((e) => this.#allow.allows(e.baseUrl));
-    this.table.load(snapshot);
+    // Shared with every instance restoring the same array (copy-on-write).
+    if (this.#allow.restricts) this.table.load(snapshot);
+    else this.table.loadShared(snapshot, () => snapshot);
     let digest = snapshotDigests.get(snapshot);
     if (digest === undefined) {
       digest = BucketedDigest.of(this.table.values());
       snapshotDigests.set(snapshot, digest);
     }
     this.#digest = digest.clone();
-    this.#detector.ring.loadShared(snapshot, () => [...this.table.values()].filter((e) => e.state !== 'offline').map((e) => e.baseUrl));
     for (const e of this.table.values()) {
       if (e.baseUrl === this.baseUrl) continue;
       if (e.state === 'offline') {
@@ -336,7 +337,7 @@ class ClusterEngine implements Cluster, EnginePorts {
     // A server the master list does not know yet announces at once, so the
     // next server to start finds it instead of forming a cluster of its own.
     if (listed === false) this.#spawn('announce', () => this.#announce());
-    safeLog(this.log, 'info', 'running', { known: this.table.size, up: this.table.upPeerUrls().length + 1 });
+    safeLog(this.log, 'info', 'running', { known: this.table.size, up: this.table.upPeerCount() + 1 });
   }
 
   /**
@@ -562,7 +563,7 @@ class ClusterEngine implements Cluster, EnginePorts {
         safeLog(this.log, 'debug', 'forgot offline server', { baseUrl: gone.baseUrl });
       }
       this.#stats.antiEntropyRounds++;
-      const peer = choosePeer(this.table.upPeerUrls(), this.#monitors, this.random, this.config.monitorWeight);
+      const peer = choosePeer(this.#peerPool, this.#monitors, this.random, this.config.monitorWeight);
       const lost = this.#pickFailed();
       await Promise.all([peer === undefined ? undefined : this.#antiEntropy(peer), lost === undefined ? undefined : this.#antiEntropy(lost)]);
       if (this.#status === 'running') this.#scheduleAntiEntropy();
@@ -701,7 +702,7 @@ class ClusterEngine implements Cluster, EnginePorts {
       } catch {
         throw new Error('reply is not JSON');
       }
-      const signed = verifyReply(this.config.secrets, target, nonce, reply);
+      const signed = verifyReply(this.config.secrets, target, nonce, reply, res.body);
       if (signed === undefined) {
         this.#stats.signatureRejections++;
         throw new Error('reply signature invalid');
@@ -759,6 +760,11 @@ class ClusterEngine implements Cluster, EnginePorts {
    * about this server.
    */
   #merge(entries: readonly MemberEntry[], rebroadcast: boolean): MemberEntry[] {
+    if (entries.length === 0) {
+      // Most probes and their answers carry no news.
+      this.#assertSelf();
+      return [];
+    }
     const now = this.clock.now();
     const fresh = entries.filter((e) => !isExpiredTombstone(e, now, this.config.maxOfflineAgeMs) && (!this.#allow.restricts || this.#allow.allows(e.baseUrl)));
     for (const change of this.table.apply(fresh)) this.#react(change, rebroadcast);
@@ -865,6 +871,15 @@ class ClusterEngine implements Cluster, EnginePorts {
     const fresh = this.table.upPeerUrls().filter((u) => !known.has(u));
     for (const peer of sample(this.random, fresh, this.config.fanout)) this.#spawn('introduction', () => this.#antiEntropy(peer));
   }
+
+  /** The up peers, for {@link choosePeer}. */
+  readonly #peerPool: PeerPool = ((engine: ClusterEngine): PeerPool => ({
+    get size(): number {
+      return engine.table.upPeerCount();
+    },
+    pick: () => engine.table.sampleUpPeers(engine.random, 1)[0],
+    all: () => engine.table.upPeerUrls(),
+  }))(this);
 
   #io(): MasterListIo {
     return { transport: this.#transport, timeoutMs: this.config.masterListTimeoutMs, maxResponseBytes: this.config.maxResponseBytes, limits: this.#limits };

@@ -1,4 +1,3 @@
-import { sample } from '../core/random.js';
 import type { MemberEntry } from '../membership/entry.js';
 import { BroadcastQueue, retransmitLimit } from '../swim/broadcast-queue.js';
 import type { EnginePorts } from './ports.js';
@@ -36,7 +35,7 @@ export class Dissemination {
   /** Up to `maxPiggyback` queued changes for one outgoing message, fewest-sent first. */
   take(): MemberEntry[] {
     if (this.#queue.size === 0) return [];
-    const n = this.ports.table.upPeerUrls().length + 1;
+    const n = this.ports.table.upPeerCount() + 1;
     return this.#queue.take(this.ports.config.maxPiggyback, retransmitLimit(this.ports.config.retransmitMult, n));
   }
 
@@ -51,7 +50,7 @@ export class Dissemination {
 
   #flush(): void {
     if (!this.ports.isActive()) return;
-    const peers = sample(this.ports.random, this.ports.table.upPeerUrls(), this.ports.config.pushFanout);
+    const peers = this.ports.table.sampleUpPeers(this.ports.random, this.ports.config.pushFanout);
     // Nobody to tell: keep the changes for the next message or the next enqueue.
     if (peers.length === 0) return;
     for (const peer of peers) {

@@ -1,9 +1,8 @@
 import type { TimerHandle } from '../core/clock.js';
 import { safeLog } from '../core/logger.js';
-import { sample } from '../core/random.js';
 import type { MemberEntry } from '../membership/entry.js';
 import { Awareness } from '../swim/awareness.js';
-import { ProbeRing } from '../swim/probe-ring.js';
+import type { ProbeRing } from '../swim/probe-ring.js';
 import { suspicionTimeoutMs } from '../swim/suspicion.js';
 import type { Dissemination } from './dissemination.js';
 import type { EnginePorts } from './ports.js';
@@ -33,7 +32,6 @@ interface Suspicion {
  */
 export class FailureDetector {
   readonly awareness: Awareness;
-  readonly ring = new ProbeRing();
   readonly #suspicions = new Map<string, Suspicion>();
 
   constructor(
@@ -63,12 +61,14 @@ export class FailureDetector {
     return this.#suspicions.size;
   }
 
-  /** Keeps the probe ring and the suspicion timers in step with one table change. */
+  /** The probe ring: the table's up members (see MembershipTable.upRing). */
+  get ring(): ProbeRing {
+    return this.ports.table.upRing;
+  }
+
+  /** Keeps the suspicion timers in step with one table change. */
   onChange(before: MemberEntry | undefined, after: MemberEntry | undefined): void {
     const url = (after ?? before)!.baseUrl;
-    const up = after !== undefined && after.state !== 'offline';
-    if (up) this.ring.add(url);
-    else this.ring.remove(url);
     if (after?.state === 'suspect' && url !== this.ports.selfUrl) this.#observeSuspect(after);
     else this.#clear(url);
   }
@@ -106,7 +106,7 @@ export class FailureDetector {
   /** (Re)sets the timer for the remaining suspicion time given the confirmations so far. */
   #arm(url: string, s: Suspicion): void {
     if (s.timer !== undefined) this.ports.clock.clearTimer(s.timer);
-    const n = this.ports.table.upPeerUrls().length + 1;
+    const n = this.ports.table.upPeerCount() + 1;
     const c = this.ports.config;
     const timeout = suspicionTimeoutMs(n, Math.max(0, s.confirmers.size - 1), {
       probeIntervalMs: c.probeIntervalMs,
@@ -148,7 +148,7 @@ export class FailureDetector {
     const claim = table.get(url);
     if (claim === undefined || claim.state !== 'suspect' || claim.lastUpdate !== s.version) return;
     const entries = [claim, ...this.dissemination.take()];
-    const helpers = sample(this.ports.random, table.upPeerUrls().filter((u) => u !== url), config.indirectProbes);
+    const helpers = table.sampleUpPeers(this.ports.random, config.indirectProbes, url);
     const answers = await Promise.all([
       this.ports.send(url, { entries, ping: true }, this.awareness.scale(config.probeTimeoutMs)),
       ...helpers.map((h) => this.ports.send(h, { entries, ping: true, probe: url }, this.awareness.scale(config.indirectProbeTimeoutMs))),
@@ -172,7 +172,7 @@ export class FailureDetector {
   }
 
   #minTimeout(): number {
-    const n = this.ports.table.upPeerUrls().length + 1;
+    const n = this.ports.table.upPeerCount() + 1;
     const c = this.ports.config;
     return suspicionTimeoutMs(n, Number.MAX_SAFE_INTEGER, {
       probeIntervalMs: c.probeIntervalMs,
@@ -218,7 +218,7 @@ export class FailureDetector {
       this.awareness.apply(-1);
       return;
     }
-    const helpers = sample(this.ports.random, table.upPeerUrls().filter((u) => u !== target), config.indirectProbes);
+    const helpers = table.sampleUpPeers(this.ports.random, config.indirectProbes, target);
     const answers = await Promise.all(helpers.map((h) =>
       this.ports.send(h, { entries: this.dissemination.take(), ping: true, probe: target }, this.awareness.scale(config.indirectProbeTimeoutMs))));
     // Lifeguard: a helper that does not answer at all suggests the problem is on our side.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../core/random.js';
-import { choosePeer, monitorProbability } from './peer-selection.js';
+import { choosePeer, monitorProbability, poolOf } from './peer-selection.js';
 
 describe('monitor preference', () => {
   it.each([
@@ -20,7 +20,7 @@ describe('monitor preference', () => {
     const counts = new Map<string, number>();
     const draws = 200_000;
     for (let i = 0; i < draws; i++) {
-      const u = choosePeer(peers, monitors, random, 8)!;
+      const u = choosePeer(poolOf(peers, random), monitors, random, 8)!;
       counts.set(u, (counts.get(u) ?? 0) + 1);
     }
     const p = monitorProbability(2, 98, 8); // 16/114
@@ -36,7 +36,7 @@ describe('monitor preference', () => {
 
   it('returns undefined with no peers, and a monitor when only monitors are up', () => {
     const random = seededRandom(1);
-    expect(choosePeer([], new Set(), random, 8)).toBeUndefined();
-    expect(choosePeer(['http://m.test/'], new Set(['http://m.test/']), random, 8)).toBe('http://m.test/');
+    expect(choosePeer(poolOf([], random), new Set(), random, 8)).toBeUndefined();
+    expect(choosePeer(poolOf(['http://m.test/'], random), new Set(['http://m.test/']), random, 8)).toBe('http://m.test/');
   });
 });

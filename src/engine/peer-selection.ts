@@ -17,8 +17,8 @@ import { randomInt } from '../core/random.js';
  * @param peers every up peer, monitors included
  * @param monitors the up peers that are monitors (a subset of `peers`)
  */
-export function choosePeer(peers: readonly string[], monitors: ReadonlySet<string>, random: Random, monitorWeight: number): string | undefined {
-  const others = peers.length - monitors.size;
+export function choosePeer(peers: PeerPool, monitors: ReadonlySet<string>, random: Random, monitorWeight: number): string | undefined {
+  const others = peers.size - monitors.size;
   const p = monitorProbability(monitors.size, others, monitorWeight);
   if (random.float() < p) {
     // Monitors are few: a linear pick over the set is cheap.
@@ -30,10 +30,25 @@ export function choosePeer(peers: readonly string[], monitors: ReadonlySet<strin
   // a small share of the peers, so a few draws find one; the linear fallback
   // covers lists made mostly of monitors.
   for (let attempt = 0; attempt < 64; attempt++) {
-    const pick = peers[randomInt(random, peers.length)]!;
-    if (!monitors.has(pick)) return pick;
+    const pick = peers.pick();
+    if (pick !== undefined && !monitors.has(pick)) return pick;
   }
-  return peers.find((u) => !monitors.has(u));
+  return peers.all().find((u) => !monitors.has(u));
+}
+
+/** The up peers, as {@link choosePeer} reads them: a large cluster's are not copied into an array per choice. */
+export interface PeerPool {
+  /** Number of up peers, monitors included. */
+  readonly size: number;
+  /** One up peer, uniformly at random (undefined only when there are none). */
+  pick(): string | undefined;
+  /** Every up peer; may cost O(n). */
+  all(): readonly string[];
+}
+
+/** A {@link PeerPool} over an array. */
+export function poolOf(peers: readonly string[], random: Random): PeerPool {
+  return { size: peers.length, pick: () => peers[randomInt(random, peers.length)], all: () => peers };
 }
 
 /** The probability that {@link choosePeer} picks a monitor, given M monitors and R other peers. */

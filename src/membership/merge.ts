@@ -81,13 +81,19 @@ export interface MemberChange {
   readonly after: MemberEntry;
 }
 
+/** What {@link mergeInto} needs of a table: a Map, or anything keyed the same way. */
+export interface EntryStore {
+  get(baseUrl: string): MemberEntry | undefined;
+  set(baseUrl: string, entry: MemberEntry): unknown;
+}
+
 /**
  * Joins `entries` into `table` in place (keyed by `baseUrl`). Returns one
  * change per key whose entry actually changed, in the order keys first
  * changed; a key that changes several times in one call yields a single
  * change from its original entry to its final one.
  */
-export function mergeInto(table: Map<string, MemberEntry>, entries: Iterable<MemberEntry>): MemberChange[] {
+export function mergeInto(table: EntryStore, entries: Iterable<MemberEntry>): MemberChange[] {
   // Original entry of every key touched so far (undefined for new keys).
   const originals = new Map<string, MemberEntry | undefined>();
   for (const entry of entries) {

@@ -7,6 +7,12 @@
 import { isUp, type MemberEntry, type OfflineReason } from './entry.js';
 import { compareEntries, type MemberChange, mergeInto } from './merge.js';
 import { nextVersion } from './version.js';
+import { OverlayMap } from './overlay-map.js';
+import { ProbeRing } from '../swim/probe-ring.js';
+import { randomInt, type Random } from '../core/random.js';
+
+/** Entry maps built by {@link MembershipTable.loadShared}, per key object. */
+const sharedMaps = new WeakMap<object, ReadonlyMap<string, MemberEntry>>();
 
 /**
  * True when `entry` is an offline entry older than the tombstone horizon:
@@ -35,7 +41,8 @@ export class MembershipTable {
   static readonly isExpiredTombstone = isExpiredTombstone;
 
   readonly #selfUrl: string;
-  readonly #entries = new Map<string, MemberEntry>();
+  /** The entries; copy-on-write over a shared snapshot after {@link loadShared}. */
+  #entries: OverlayMap<MemberEntry>;
   /**
    * Highest version ever seen for self, including versions of incoming self
    * entries that lost the merge: a new self stamp must beat all of them, or a
@@ -43,8 +50,15 @@ export class MembershipTable {
    */
   #highestSeenSelfVersion: number | undefined;
   #version = 0;
-  /** Up (online or suspect) servers other than self, in no order, for O(1) random choice. */
-  readonly #upPeers: string[] = [];
+  /**
+   * Up (online or suspect) servers, self included when up, in probe-ring
+   * order: the failure detector's ring, and O(1) random choice of peers.
+   * Rings with equal content share their arrays (see probe-ring.ts).
+   */
+  readonly #up = new ProbeRing();
+  #selfUp = false;
+  /** Offline servers other than self: the only candidates of {@link prune}. */
+  readonly #offline = new Set<string>();
   readonly #listeners: Array<(before: MemberEntry | undefined, after: MemberEntry | undefined) => void> = [];
   /** Every key in baseUrl order, or undefined once a key was added or removed (see {@link entries}). */
   #sortedKeys: string[] | undefined;
@@ -52,6 +66,7 @@ export class MembershipTable {
   /** @param selfUrl this server's normalised base URL. */
   constructor(selfUrl: string) {
     this.#selfUrl = selfUrl;
+    this.#entries = new OverlayMap();
   }
 
   /** This server's normalised base URL. */
@@ -117,9 +132,62 @@ export class MembershipTable {
 
 
 
-  /** Base URLs of up servers other than self, in no particular order. O(1); do not modify. */
-  upPeerUrls(): readonly string[] {
-    return this.#upPeers;
+  /** Base URLs of up servers other than self, in ring order. O(n): a fresh array. */
+  upPeerUrls(): string[] {
+    const out: string[] = [];
+    for (let i = 0; i < this.#up.size; i++) {
+      const u = this.#up.at(i)!;
+      if (u !== this.#selfUrl) out.push(u);
+    }
+    return out;
+  }
+
+  /** Number of up servers other than self. O(1). */
+  upPeerCount(): number {
+    return this.#up.size - (this.#selfUp ? 1 : 0);
+  }
+
+  /** Up servers (self included when up) in probe-ring order; read-only use. */
+  get upRing(): ProbeRing {
+    return this.#up;
+  }
+
+  /**
+   * Up to `k` distinct up servers other than self (and other than `except`),
+   * uniformly chosen, in random order. Expected O(k) when k is small against
+   * the number of peers (rejection sampling, no copy); O(n) otherwise.
+   */
+  sampleUpPeers(random: Random, k: number, except?: string): string[] {
+    const ring = this.#up;
+    const n = ring.size;
+    const excluded = (u: string): boolean => u === this.#selfUrl || u === except;
+    const eligible = this.upPeerCount() - (except !== undefined && except !== this.#selfUrl && ring.has(except) ? 1 : 0);
+    const take = Math.min(k, eligible);
+    if (take <= 0) return [];
+    if (take * 4 <= eligible) {
+      const out: string[] = [];
+      const seen = new Set<number>();
+      while (out.length < take) {
+        const i = randomInt(random, n);
+        if (seen.has(i)) continue;
+        seen.add(i);
+        const u = ring.at(i)!;
+        if (!excluded(u)) out.push(u);
+      }
+      return out;
+    }
+    const all: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const u = ring.at(i)!;
+      if (!excluded(u)) all.push(u);
+    }
+    for (let i = 0; i < take; i++) {
+      const j = i + randomInt(random, all.length - i);
+      const tmp = all[i]!;
+      all[i] = all[j]!;
+      all[j] = tmp;
+    }
+    return all.slice(0, take);
   }
 
   /**
@@ -130,13 +198,37 @@ export class MembershipTable {
    */
   load(entries: Iterable<MemberEntry>): void {
     if (this.#entries.size > 0) throw new Error('MembershipTable.load needs an empty table');
-    for (const e of entries) {
-      const current = this.#entries.get(e.baseUrl);
-      if (current === undefined || compareEntries(e, current) > 0) this.#entries.set(e.baseUrl, e);
+    for (const [k, e] of joined(entries)) this.#entries.set(k, e);
+    this.#afterLoad(() => this.#up.addMany(upUrls(this.#entries.values())));
+  }
+
+  /**
+   * {@link load}, sharing the loaded content with every other table loaded
+   * with the same `key` object (copy-on-write, see overlay-map.ts): thousands
+   * of simulated servers restoring one snapshot hold it once. `entries` is
+   * read only by the first table loaded with `key`.
+   */
+  loadShared(key: object, entries: () => Iterable<MemberEntry>): void {
+    if (this.#entries.size > 0) throw new Error('MembershipTable.loadShared needs an empty table');
+    let base = sharedMaps.get(key);
+    if (base === undefined) {
+      base = joined(entries());
+      sharedMaps.set(key, base);
     }
+    this.#entries = new OverlayMap(base);
+    const shared = base;
+    this.#afterLoad(() => this.#up.loadShared(key, () => upUrls(shared.values())));
+  }
+
+  #afterLoad(fillRing: () => void): void {
+    fillRing();
     for (const e of this.#entries.values()) {
-      if (e.baseUrl === this.#selfUrl) this.#observeSelf(e.lastUpdate);
-      else if (isUp(e)) this.#upPeers.push(e.baseUrl);
+      if (e.baseUrl === this.#selfUrl) {
+        this.#observeSelf(e.lastUpdate);
+        this.#selfUp = isUp(e);
+      } else if (e.state === 'offline') {
+        this.#offline.add(e.baseUrl);
+      }
     }
     this.#version += this.#entries.size;
     this.#sortedKeys = undefined;
@@ -213,19 +305,13 @@ export class MembershipTable {
   #changed(before: MemberEntry | undefined, after: MemberEntry | undefined): void {
     const url = (after ?? before)!.baseUrl;
     if (before === undefined || after === undefined) this.#sortedKeys = undefined;
-    if (url !== this.#selfUrl) {
-      const wasUp = before !== undefined && isUp(before);
-      const nowUp = after !== undefined && isUp(after);
-      if (nowUp && !wasUp) {
-        this.#upPeers.push(url);
-      } else if (wasUp && !nowUp) {
-        // A linear search (servers go down rarely) instead of an index map:
-        // a simulator holds 10^8 (server, member) pairs, and memory counts.
-        const i = this.#upPeers.indexOf(url);
-        const last = this.#upPeers.pop()!;
-        if (i >= 0 && last !== url) this.#upPeers[i] = last;
-      }
-    }
+    const wasUp = before !== undefined && isUp(before);
+    const nowUp = after !== undefined && isUp(after);
+    if (nowUp && !wasUp) this.#up.add(url);
+    else if (wasUp && !nowUp) this.#up.remove(url);
+    if (url === this.#selfUrl) this.#selfUp = nowUp;
+    else if (after?.state === 'offline') this.#offline.add(url);
+    else this.#offline.delete(url);
     for (const l of this.#listeners) l(before, after);
   }
 
@@ -236,8 +322,9 @@ export class MembershipTable {
    */
   prune(now: number, maxOfflineAgeMs: number): MemberEntry[] {
     const removed: MemberEntry[] = [];
-    for (const e of this.#entries.values()) {
-      if (e.baseUrl !== this.#selfUrl && isExpiredTombstone(e, now, maxOfflineAgeMs)) removed.push(e);
+    for (const url of this.#offline) {
+      const e = this.#entries.get(url)!;
+      if (isExpiredTombstone(e, now, maxOfflineAgeMs)) removed.push(e);
     }
     for (const e of removed) {
       this.#entries.delete(e.baseUrl);
@@ -252,6 +339,21 @@ export class MembershipTable {
       this.#highestSeenSelfVersion = version;
     }
   }
+}
+
+/** The join of `entries` by baseUrl, as a new map. */
+function joined(entries: Iterable<MemberEntry>): Map<string, MemberEntry> {
+  const out = new Map<string, MemberEntry>();
+  for (const e of entries) {
+    const current = out.get(e.baseUrl);
+    if (current === undefined || compareEntries(e, current) > 0) out.set(e.baseUrl, e);
+  }
+  return out;
+}
+
+/** Base URLs of the up entries. */
+function* upUrls(entries: Iterable<MemberEntry>): Iterable<string> {
+  for (const e of entries) if (isUp(e)) yield e.baseUrl;
 }
 
 /** Builds an entry, with `reason` only on offline entries and only when given. */

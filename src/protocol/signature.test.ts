@@ -245,6 +245,62 @@ describe('signReply / verifyReply', () => {
     expect(verifyReply([K1], A, reqNonce, { ...reply, signature: sig.replace(`n=${N}`, 'n=BAAAAAAAAAAAAAAAAAAAAA') })).toBeUndefined();
   });
 
+  describe('over the received text', () => {
+    const bodyArb = fc.record({
+      message: fc.constant('gossip'),
+      online: fc.array(fc.record({ baseUrl: fc.webUrl(), monitor: fc.boolean(), lastUpdate: fc.nat() }), { maxLength: 4 }),
+      digest: fc.option(fc.string(), { nil: undefined }),
+      note: fc.option(fc.string(), { nil: undefined }),
+    });
+
+    it('verifies the text signReplySized writes, and the same reply re-serialised in any key order (property)', () => {
+      fc.assert(
+        fc.property(bodyArb, (b) => {
+          const { text } = signReplySized(K1, A, reqNonce, b, T, N);
+          const parsed = JSON.parse(text) as Record<string, unknown>;
+          expect(verifyReply([K1], A, reqNonce, parsed, text)).toEqual({ t: T, n: N });
+          // Another serialisation of the same value: the raw check fails, the canonical fallback verifies.
+          const reordered = JSON.stringify(Object.fromEntries(Object.entries(parsed).reverse()));
+          expect(verifyReply([K1], A, reqNonce, JSON.parse(reordered), reordered)).toEqual({ t: T, n: N });
+        }),
+      );
+    });
+
+    it('rejects any change to the signed part of the text (property)', () => {
+      fc.assert(
+        fc.property(bodyArb, fc.nat(), fc.string({ minLength: 1, maxLength: 3 }), (b, at, junk) => {
+          const { text } = signReplySized(K1, A, reqNonce, b, T, N);
+          const sigAt = text.lastIndexOf(',"signature"');
+          const cut = sigAt < 0 ? 1 : 1 + (at % Math.max(1, sigAt - 1));
+          const tampered = text.slice(0, cut) + junk + text.slice(cut);
+          let parsed: unknown;
+          try {
+            parsed = JSON.parse(tampered);
+          } catch {
+            return; // not JSON: never reaches verifyReply
+          }
+          if (canonicalJson(parsed) === canonicalJson(JSON.parse(text))) return; // same value, e.g. junk was whitespace
+          expect(verifyReply([K1], A, reqNonce, parsed, tampered)).toBeUndefined();
+        }),
+      );
+    });
+
+    it('verifies the empty reply', () => {
+      const { text } = signReplySized(K1, A, reqNonce, {}, T, N);
+      expect(text.startsWith('{"signature":')).toBe(true);
+      expect(verifyReply([K1], A, reqNonce, JSON.parse(text), text)).toEqual({ t: T, n: N });
+      expect(verifyReply([K2], A, reqNonce, JSON.parse(text), text)).toBeUndefined();
+    });
+
+    it('is bound to the request nonce, responder and key', () => {
+      const { text } = signReplySized(K1, A, reqNonce, replyBody, T, N);
+      const parsed = JSON.parse(text) as unknown;
+      expect(verifyReply([K1], A, 'SSSSSSSSSSSSSSSSSSSSSS', parsed, text)).toBeUndefined();
+      expect(verifyReply([K1], B, reqNonce, parsed, text)).toBeUndefined();
+      expect(verifyReply([K2], A, reqNonce, parsed, text)).toBeUndefined();
+    });
+  });
+
   it.each([
     ['null', null],
     ['array', [reply]],

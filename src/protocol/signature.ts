@@ -8,7 +8,7 @@
  * JSON of the body (see canonical-json.ts), so neither key order nor
  * whitespace on the wire matters.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { Random } from '../core/random.js';
 import { UnauthorizedError } from '../errors.js';
 import { canonicalJson, isPlainObject } from './canonical-json.js';
@@ -50,7 +50,8 @@ const TIME_RE = /^(0|[1-9][0-9]{0,15})$/;
 
 /** A fresh nonce: base64url (no padding) of 16 random bytes, 22 characters. */
 export function makeNonce(random: Random): string {
-  return Buffer.from(random.bytes(NONCE_BYTES)).toString('base64url');
+  const bytes = random.bytes(NONCE_BYTES);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
 }
 
 /**
@@ -162,19 +163,38 @@ export function signReplySized(
  * Checks a reply's signature under any of `secrets`. Returns the reply's
  * `t` and `n`, or undefined if the reply is not a plain object, has no
  * well-formed `signature` field, is not canonicalisable, or does not verify.
- * The caller checks `t` against its own clock.
+ * The caller checks `t` against its own clock. `raw`, if given, must be the
+ * text `reply` was parsed from: the signature is then checked over it first
+ * (as {@link signReplySized} writes it), and over the canonical form of
+ * `reply` only if that fails.
  */
 export function verifyReply(
   secrets: readonly string[],
   responderUrl: string,
   requestNonce: string,
   reply: unknown,
+  raw?: string,
 ): { t: number; n: string } | undefined {
   if (!isPlainObject(reply) || !Object.hasOwn(reply, REPLY_SIGNATURE_FIELD)) return undefined;
   const sig = reply[REPLY_SIGNATURE_FIELD];
   if (typeof sig !== 'string' || sig.length > MAX_SIGNED_HEADER_LENGTH) return undefined;
   const parsed = parseParams(sig);
   if (parsed === undefined) return undefined;
+  // The received text, when it is what signReplySized writes (the signed
+  // canonical text with the signature field appended): strip the field and
+  // check the signature over what remains, without canonicalising again.
+  // Only a holder of the secret can sign that remainder, and it parses to
+  // `reply` without its signature. Otherwise: the canonical form of `reply`.
+  if (raw !== undefined) {
+    const suffix = `"${REPLY_SIGNATURE_FIELD}":"${sig}"}`;
+    if (raw.endsWith(suffix)) {
+      const head = raw.slice(0, raw.length - suffix.length);
+      const signed = head === '{' ? '{}' : head.endsWith(',') ? head.slice(0, -1) + '}' : undefined;
+      if (signed !== undefined && matchesAny(secrets, replyStringToSign(responderUrl, requestNonce, parsed.t, parsed.n, signed), parsed.s)) {
+        return { t: parsed.t, n: parsed.n };
+      }
+    }
+  }
   let canonical: string;
   try {
     canonical = canonicalJson(withoutSignature(reply));
@@ -230,8 +250,17 @@ function replyStringToSign(responderUrl: string, requestNonce: string, t: number
   return ['clustershazbot-v1-reply', responderUrl, requestNonce, String(t), n, canonical].join('\n');
 }
 
+/** HMAC keys of the secrets in use (a handful: the configured ones). */
+const hmacKeys = new Map<string, KeyObject>();
+
 function hmac(secret: string, data: string): string {
-  return createHmac('sha256', Buffer.from(secret, 'utf8')).update(data, 'utf8').digest('base64url');
+  let key = hmacKeys.get(secret);
+  if (key === undefined) {
+    if (hmacKeys.size >= 64) hmacKeys.clear();
+    key = createSecretKey(Buffer.from(secret, 'utf8'));
+    hmacKeys.set(secret, key);
+  }
+  return createHmac('sha256', key).update(data, 'utf8').digest('base64url');
 }
 
 function sha256(text: string): Buffer {
@@ -297,8 +326,15 @@ function checkOwnParams(t: number, nonce: string): void {
 }
 
 function withoutSignature(body: Record<string, unknown>): Record<string, unknown> {
-  const rest: Record<string, unknown> = { ...body };
-  delete rest[REPLY_SIGNATURE_FIELD];
+  if (!Object.hasOwn(body, REPLY_SIGNATURE_FIELD)) return body;
+  // Copied key by key rather than spread and deleted: a deleted key turns the object into a slow dictionary.
+  const rest: Record<string, unknown> = {};
+  for (const k of Object.keys(body)) {
+    if (k === REPLY_SIGNATURE_FIELD) continue;
+    // An own `__proto__` key (JSON.parse makes them) must stay a plain property, not set the prototype.
+    if (k === '__proto__') Object.defineProperty(rest, k, { value: body[k], enumerable: true, writable: true, configurable: true });
+    else rest[k] = body[k];
+  }
   return rest;
 }
 

@@ -1,5 +1,25 @@
 import { hash32, hashInt } from './hash.js';
 
+/** One ring's content: parallel arrays sorted by (hash, url). Never modified once built. */
+interface RingData {
+  readonly hashes: readonly number[];
+  readonly urls: readonly string[];
+}
+
+const EMPTY: RingData = { hashes: [], urls: [] };
+
+/** Sorted rings shared by {@link ProbeRing.loadShared}, per key object. */
+const sharedRings = new WeakMap<object, RingData>();
+
+/**
+ * Transitions already computed: from a ring's data, by `+url` or `-url`, to
+ * the resulting data. Rings that make the same change to the same data end
+ * up sharing one result, so thousands of simulated servers that all drop a
+ * crashed member hold one copy of the new ring, not thousands. Keyed weakly:
+ * data nobody holds any more is collected with its transitions.
+ */
+const transitions = new WeakMap<RingData, Map<string, RingData>>();
+
 /**
  * Who probes whom: a shared, rotating permutation instead of SWIM's random
  * choice.
@@ -19,118 +39,127 @@ import { hash32, hashInt } from './hash.js';
  * Hashing the URL (rather than sorting URLs) spreads neighbouring names
  * around the ring, and is the same on every member: see hash.ts.
  */
-/** Sorted rings shared by {@link ProbeRing.loadShared}, per key object. */
-const sharedRings = new WeakMap<object, { urls: string[]; hashes: number[] }>();
-
 export class ProbeRing {
-  /** Ring order: parallel arrays sorted by (hash, url). */
-  #hashes: number[] = [];
-  #urls: string[] = [];
-  /** True while the arrays are shared with other rings (see {@link loadShared}): copy before writing. */
-  #shared = false;
+  #data: RingData = EMPTY;
 
   /** Number of members on the ring. */
   get size(): number {
-    return this.#urls.length;
+    return this.#data.urls.length;
+  }
+
+  /** The member at ring position `i` (0 ≤ i < size). */
+  at(i: number): string | undefined {
+    return this.#data.urls[i];
   }
 
   /** Whether `url` is on the ring. */
   has(url: string): boolean {
-    return this.#find(hash32(url), url) >= 0;
+    return find(this.#data, hash32(url), url) >= 0;
   }
 
-  /** Puts `url` on the ring (no-op if it is already there). */
+  /** Puts `url` on the ring (no-op if it is already there). O(n). */
   add(url: string): void {
     const h = hash32(url);
-    const i = this.#find(h, url);
+    const i = find(this.#data, h, url);
     if (i >= 0) return;
-    this.#own();
-    const at = ~i;
-    this.#hashes.splice(at, 0, h);
-    this.#urls.splice(at, 0, url);
+    this.#data = this.#transition('+' + url, () => {
+      const hashes = this.#data.hashes.slice();
+      const urls = this.#data.urls.slice();
+      hashes.splice(~i, 0, h);
+      urls.splice(~i, 0, url);
+      return { hashes, urls };
+    });
+  }
+
+  /** Takes `url` off the ring (no-op if it is not there). O(n). */
+  remove(url: string): void {
+    const i = find(this.#data, hash32(url), url);
+    if (i < 0) return;
+    this.#data = this.#transition('-' + url, () => {
+      const hashes = this.#data.hashes.slice();
+      const urls = this.#data.urls.slice();
+      hashes.splice(i, 1);
+      urls.splice(i, 1);
+      return { hashes, urls };
+    });
+  }
+
+  /** The data after change `key`, computed by `make` unless some ring already made that change to this data. */
+  #transition(key: string, make: () => RingData): RingData {
+    let next = transitions.get(this.#data);
+    if (next === undefined) {
+      next = new Map();
+      transitions.set(this.#data, next);
+    }
+    let data = next.get(key);
+    if (data === undefined) {
+      data = make();
+      next.set(key, data);
+    }
+    return data;
   }
 
   /**
    * Fills an empty ring from `urls()`, sharing the sorted arrays with every
-   * other ring loaded with the same `key` object (copy-on-write): thousands
-   * of simulated servers restoring one snapshot sort it once.
+   * other ring loaded with the same `key` object: thousands of simulated
+   * servers restoring one snapshot sort it once and hold it once.
    */
   loadShared(key: object, urls: () => Iterable<string>): void {
-    if (this.#urls.length > 0) throw new Error('ProbeRing.loadShared needs an empty ring');
-    let sorted = sharedRings.get(key);
-    if (sorted === undefined) {
-      const ring = new ProbeRing();
-      ring.addMany(urls());
-      sorted = { urls: ring.#urls, hashes: ring.#hashes };
-      sharedRings.set(key, sorted);
+    if (this.#data.urls.length > 0) throw new Error('ProbeRing.loadShared needs an empty ring');
+    let data = sharedRings.get(key);
+    if (data === undefined) {
+      data = sortedData(urls());
+      sharedRings.set(key, data);
     }
-    this.#urls = sorted.urls;
-    this.#hashes = sorted.hashes;
-    this.#shared = true;
+    this.#data = data;
   }
 
-  #own(): void {
-    if (!this.#shared) return;
-    this.#urls = this.#urls.slice();
-    this.#hashes = this.#hashes.slice();
-    this.#shared = false;
-  }
-
-  /** Puts many members on the ring with one sort (O(n log n), instead of one splice each). */
+  /** Puts many members on the ring with one sort (O(n log n), instead of O(n) each). */
   addMany(urls: Iterable<string>): void {
-    this.#own();
-    const all = new Map<string, number>();
-    for (let i = 0; i < this.#urls.length; i++) all.set(this.#urls[i]!, this.#hashes[i]!);
-    for (const u of urls) if (!all.has(u)) all.set(u, hash32(u));
-    const order = [...all.keys()].sort((a, b) => {
-      const ha = all.get(a)!;
-      const hb = all.get(b)!;
-      return ha !== hb ? ha - hb : a < b ? -1 : a > b ? 1 : 0;
-    });
-    this.#urls.length = 0;
-    this.#hashes.length = 0;
-    for (const u of order) {
-      this.#urls.push(u);
-      this.#hashes.push(all.get(u)!);
-    }
-  }
-
-  /** Takes `url` off the ring (no-op if it is not there). */
-  remove(url: string): void {
-    const i = this.#find(hash32(url), url);
-    if (i < 0) return;
-    this.#own();
-    this.#hashes.splice(i, 1);
-    this.#urls.splice(i, 1);
+    this.#data = sortedData([...this.#data.urls, ...urls]);
   }
 
   /** The members in ring order (a copy). */
   members(): string[] {
-    return this.#urls.slice();
+    return this.#data.urls.slice();
   }
 
   /** The member `self` probes in period `slot`, or undefined if self is not on the ring or it has fewer than 2 members. */
   target(self: string, slot: number): string | undefined {
-    const n = this.#urls.length;
+    const { urls } = this.#data;
+    const n = urls.length;
     if (n < 2) return undefined;
-    const r = this.#find(hash32(self), self);
+    const r = find(this.#data, hash32(self), self);
     if (r < 0) return undefined;
     const off = 1 + (hashInt(slot) % (n - 1));
-    return this.#urls[(r + off) % n];
+    return urls[(r + off) % n];
   }
+}
 
-  /** Index of (h, url) if present, else ~(insertion index); binary search. */
-  #find(h: number, url: string): number {
-    let lo = 0;
-    let hi = this.#urls.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const mh = this.#hashes[mid]!;
-      const mu = this.#urls[mid]!;
-      if (mh < h || (mh === h && mu < url)) lo = mid + 1;
-      else if (mh === h && mu === url) return mid;
-      else hi = mid;
-    }
-    return ~lo;
+/** Ring data holding each of `urls` once, sorted by (hash, url). */
+function sortedData(urls: Iterable<string>): RingData {
+  const all = new Map<string, number>();
+  for (const u of urls) if (!all.has(u)) all.set(u, hash32(u));
+  const order = [...all.keys()].sort((a, b) => {
+    const ha = all.get(a)!;
+    const hb = all.get(b)!;
+    return ha !== hb ? ha - hb : a < b ? -1 : a > b ? 1 : 0;
+  });
+  return { urls: order, hashes: order.map((u) => all.get(u)!) };
+}
+
+/** Index of (h, url) in `data` if present, else ~(insertion index); binary search. */
+function find(data: RingData, h: number, url: string): number {
+  const { hashes, urls } = data;
+  let lo = 0;
+  let hi = urls.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const mh = hashes[mid]!;
+    const mu = urls[mid]!;
+    if (mh < h || (mh === h && mu < url)) lo = mid + 1;
+    else if (mh === h && mu === url) return mid;
+    else hi = mid;
   }
+  return ~lo;
 }
