@@ -2,6 +2,7 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import type { MemberEntry } from './entry.js';
 import { MembershipTable, isExpiredTombstone } from './table.js';
+import { seededRandom } from '../core/random.js';
 
 const SELF = 'http://self:1/';
 const B = 'http://b:1/';
@@ -249,5 +250,82 @@ describe('MembershipTable.prune and isExpiredTombstone', () => {
     t.apply([off(B, now - 2 * DAY)]);
     t.prune(now, DAY);
     expect(t.setSelf({ state: 'online', monitor: false }, now - DAY).lastUpdate).toBe(now + 1);
+  });
+});
+
+describe('MembershipTable: shared snapshots and peer sampling', () => {
+  const urls = Array.from({ length: 200 }, (_, i) => `http://n${i}.test/`);
+  const snapshot: MemberEntry[] = urls.map((u) => online(u, T0));
+
+  it('tables loaded from one snapshot share it, and the changes of each stay its own', () => {
+    const a = new MembershipTable(urls[0]!);
+    const b = new MembershipTable(urls[1]!);
+    a.loadShared(snapshot, () => snapshot);
+    b.loadShared(snapshot, () => {
+      throw new Error('read only by the first table');
+    });
+    expect(a.size).toBe(200);
+    expect(a.upPeerCount()).toBe(199);
+    a.apply([{ ...online(urls[5]!, T0 + 1), state: 'offline' }]);
+    expect(a.get(urls[5]!)?.state).toBe('offline');
+    expect(b.get(urls[5]!)?.state).toBe('online');
+    expect(a.upPeerCount()).toBe(198);
+    expect(b.upPeerCount()).toBe(199);
+    expect(a.upPeerUrls()).not.toContain(urls[5]);
+    expect(b.upPeerUrls()).toContain(urls[5]);
+    expect(a.upRing.has(urls[5]!)).toBe(false);
+    expect(b.upRing.has(urls[5]!)).toBe(true);
+    // The same result as an unshared load.
+    const c = new MembershipTable(urls[0]!);
+    c.load(snapshot);
+    c.apply([{ ...online(urls[5]!, T0 + 1), state: 'offline' }]);
+    expect(a.entries()).toEqual(c.entries());
+    expect(a.upRing.members()).toEqual(c.upRing.members());
+  });
+
+  it('prunes only expired offline entries, including ones that came with the snapshot', () => {
+    const withOffline: MemberEntry[] = [...snapshot.slice(0, 10), { ...online(urls[10]!, T0), state: 'offline' }];
+    const t = new MembershipTable(urls[0]!);
+    t.loadShared(withOffline, () => withOffline);
+    expect(t.prune(T0 + DAY / 2, DAY)).toEqual([]);
+    expect(t.prune(T0 + 2 * DAY, DAY).map((e) => e.baseUrl)).toEqual([urls[10]]);
+    expect(t.size).toBe(10);
+  });
+
+  it('sampleUpPeers: distinct up peers, never self or the excluded one, as many as asked or available (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 45 }), fc.integer({ min: 0, max: 40 }), fc.integer(), (n, k, ex, seed) => {
+        const members = urls.slice(0, n);
+        const self = members[0] ?? 'http://self.test/';
+        const t = new MembershipTable(self);
+        t.load(members.map((u) => online(u, T0)));
+        if (n > 3) t.apply([{ ...online(members[3]!, T0 + 1), state: 'offline' }]);
+        const except = members[ex];
+        const got = t.sampleUpPeers(seededRandom(seed), k, except);
+        const eligible = t.upPeerUrls().filter((u) => u !== except);
+        expect(got.length).toBe(Math.min(k, eligible.length));
+        expect(new Set(got).size).toBe(got.length);
+        for (const u of got) expect(eligible).toContain(u);
+      }),
+    );
+  });
+
+  it('sampleUpPeers is uniform over the eligible peers', () => {
+    const t = new MembershipTable(urls[0]!);
+    t.load(snapshot.slice(0, 50));
+    const random = seededRandom(7);
+    const counts = new Map<string, number>();
+    const draws = 20_000;
+    for (let i = 0; i < draws; i++) {
+      for (const u of t.sampleUpPeers(random, 3, urls[1])) counts.set(u, (counts.get(u) ?? 0) + 1);
+    }
+    expect(counts.has(urls[0]!)).toBe(false);
+    expect(counts.has(urls[1]!)).toBe(false);
+    expect(counts.size).toBe(48);
+    const expected = (3 * draws) / 48;
+    for (const c of counts.values()) {
+      expect(c).toBeGreaterThan(expected * 0.85);
+      expect(c).toBeLessThan(expected * 1.15);
+    }
   });
 });
