@@ -211,7 +211,15 @@ class ClusterEngine implements Cluster, EnginePorts {
       snapshotDigests.set(snapshot, digest);
     }
     this.#digest = digest.clone();
-    for (const e of this.table.values()) {
+    // Only entries other than plain online ones need anything done.
+    let notable = snapshotNotables.get(snapshot);
+    if (notable === undefined) {
+      notable = snapshot.filter((e) => e.state !== 'online' || e.monitor);
+      snapshotNotables.set(snapshot, notable);
+    }
+    for (const n of notable) {
+      const e = this.table.get(n.baseUrl);
+      if (e === undefined) continue;
       if (e.baseUrl === this.baseUrl) continue;
       if (e.state === 'offline') {
         if (e.reason === 'failed') this.#failed.add(e.baseUrl);
@@ -386,8 +394,7 @@ class ClusterEngine implements Cluster, EnginePorts {
 
   /** Runs `exchange` with up to `fanout` random up servers plus every up monitor, concurrently. */
   async #fanout(exchange: (peer: string) => Promise<unknown>): Promise<void> {
-    const others = this.table.upPeerUrls().filter((u) => !this.#monitors.has(u));
-    const targets = [...this.#monitors, ...sample(this.random, others, this.config.fanout)];
+    const targets = [...this.#monitors, ...this.table.sampleUpPeers(this.random, this.config.fanout, this.#monitors)];
     await Promise.all(targets.map(exchange));
   }
 
@@ -945,6 +952,8 @@ class ClusterEngine implements Cluster, EnginePorts {
 
 /** Digest of each restored snapshot array (the table a snapshot makes does not depend on who loads it). */
 const snapshotDigests = new WeakMap<readonly MemberEntry[], BucketedDigest>();
+/** Entries of each restored snapshot array that are not plain online ones (monitors, suspects, offline). */
+const snapshotNotables = new WeakMap<readonly MemberEntry[], readonly MemberEntry[]>();
 
 /** Below this many entries a whole list costs less than bucket digests: mismatches send whole lists. */
 const BUCKET_SYNC_MIN_ENTRIES = 256;

@@ -11,8 +11,8 @@ import { OverlayMap } from './overlay-map.js';
 import { ProbeRing } from '../swim/probe-ring.js';
 import { randomInt, type Random } from '../core/random.js';
 
-/** Entry maps built by {@link MembershipTable.loadShared}, per key object. */
-const sharedMaps = new WeakMap<object, ReadonlyMap<string, MemberEntry>>();
+/** Entry maps built by {@link MembershipTable.loadShared}, and their offline keys, per key object. */
+const sharedMaps = new WeakMap<object, { map: ReadonlyMap<string, MemberEntry>; offline: readonly string[] }>();
 
 /**
  * True when `entry` is an offline entry older than the tombstone horizon:
@@ -157,11 +157,21 @@ export class MembershipTable {
    * uniformly chosen, in random order. Expected O(k) when k is small against
    * the number of peers (rejection sampling, no copy); O(n) otherwise.
    */
-  sampleUpPeers(random: Random, k: number, except?: string): string[] {
+  sampleUpPeers(random: Random, k: number, except?: string | ReadonlySet<string>): string[] {
     const ring = this.#up;
     const n = ring.size;
-    const excluded = (u: string): boolean => u === this.#selfUrl || u === except;
-    const eligible = this.upPeerCount() - (except !== undefined && except !== this.#selfUrl && ring.has(except) ? 1 : 0);
+    const self = this.#selfUrl;
+    let excluded: (u: string) => boolean;
+    let eligible = this.upPeerCount();
+    if (except === undefined) {
+      excluded = (u) => u === self;
+    } else if (typeof except === 'string') {
+      excluded = (u) => u === self || u === except;
+      if (except !== self && ring.has(except)) eligible--;
+    } else {
+      excluded = (u) => u === self || except.has(u);
+      for (const u of except) if (u !== self && ring.has(u)) eligible--;
+    }
     const take = Math.min(k, eligible);
     if (take <= 0) return [];
     if (take * 4 <= eligible) {
@@ -199,7 +209,7 @@ export class MembershipTable {
   load(entries: Iterable<MemberEntry>): void {
     if (this.#entries.size > 0) throw new Error('MembershipTable.load needs an empty table');
     for (const [k, e] of joined(entries)) this.#entries.set(k, e);
-    this.#afterLoad(() => this.#up.addMany(upUrls(this.#entries.values())));
+    this.#afterLoad(() => this.#up.addMany(upUrls(this.#entries.values())), offlineUrls(this.#entries.values()));
   }
 
   /**
@@ -210,26 +220,25 @@ export class MembershipTable {
    */
   loadShared(key: object, entries: () => Iterable<MemberEntry>): void {
     if (this.#entries.size > 0) throw new Error('MembershipTable.loadShared needs an empty table');
-    let base = sharedMaps.get(key);
-    if (base === undefined) {
-      base = joined(entries());
-      sharedMaps.set(key, base);
+    let shared = sharedMaps.get(key);
+    if (shared === undefined) {
+      const map = joined(entries());
+      shared = { map, offline: [...offlineUrls(map.values())] };
+      sharedMaps.set(key, shared);
     }
-    this.#entries = new OverlayMap(base);
-    const shared = base;
-    this.#afterLoad(() => this.#up.loadShared(key, () => upUrls(shared.values())));
+    const { map, offline } = shared;
+    this.#entries = new OverlayMap(map);
+    this.#afterLoad(() => this.#up.loadShared(key, () => upUrls(map.values())), offline);
   }
 
-  #afterLoad(fillRing: () => void): void {
+  #afterLoad(fillRing: () => void, offline: Iterable<string>): void {
     fillRing();
-    for (const e of this.#entries.values()) {
-      if (e.baseUrl === this.#selfUrl) {
-        this.#observeSelf(e.lastUpdate);
-        this.#selfUp = isUp(e);
-      } else if (e.state === 'offline') {
-        this.#offline.add(e.baseUrl);
-      }
+    const self = this.#entries.get(this.#selfUrl);
+    if (self !== undefined) {
+      this.#observeSelf(self.lastUpdate);
+      this.#selfUp = isUp(self);
     }
+    for (const url of offline) if (url !== this.#selfUrl) this.#offline.add(url);
     this.#version += this.#entries.size;
     this.#sortedKeys = undefined;
   }
@@ -349,6 +358,11 @@ function joined(entries: Iterable<MemberEntry>): Map<string, MemberEntry> {
     if (current === undefined || compareEntries(e, current) > 0) out.set(e.baseUrl, e);
   }
   return out;
+}
+
+/** Base URLs of the offline entries. */
+function* offlineUrls(entries: Iterable<MemberEntry>): Iterable<string> {
+  for (const e of entries) if (e.state === 'offline') yield e.baseUrl;
 }
 
 /** Base URLs of the up entries. */
