@@ -21,14 +21,17 @@ export class MinHeap<T> {
   /** Adds an item. */
   push(item: T): void {
     const h = this.#items;
+    // Sift up by moving parents down into the hole, then write the item once.
+    let i = h.length;
     h.push(item);
-    let i = h.length - 1;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (!this.less(h[i]!, h[p]!)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
+      const parent = h[p]!;
+      if (!this.less(item, parent)) break;
+      h[i] = parent;
       i = p;
     }
+    h[i] = item;
   }
 
   /** Removes and returns the smallest item. */
@@ -36,19 +39,21 @@ export class MinHeap<T> {
     const h = this.#items;
     const top = h[0];
     const last = h.pop();
-    if (h.length > 0 && last !== undefined) {
-      h[0] = last;
+    const n = h.length;
+    if (n > 0 && last !== undefined) {
+      // Sift the last item down from the root, moving smaller children up into the hole.
       let i = 0;
       for (;;) {
         const l = 2 * i + 1;
+        if (l >= n) break;
         const r = l + 1;
-        let m = i;
-        if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
-        if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
+        let m = l;
+        if (r < n && this.less(h[r]!, h[l]!)) m = r;
+        if (!this.less(h[m]!, last)) break;
+        h[i] = h[m]!;
         i = m;
       }
+      h[i] = last;
     }
     return top;
   }

@@ -630,11 +630,13 @@ class ClusterEngine implements Cluster, EnginePorts {
    * refusing 1.x requests, as it will once upgraded with legacy mode off).
    * Never throws; resolves the reply's extras, or undefined if it failed.
    */
-  async send(peer: string, out: Outgoing, timeoutMs: number): Promise<GossipExtras | undefined> {
-    if (!this.config.legacyAuth) {
-      const reply = await this.#sendSigned(peer, out, timeoutMs);
-      return reply === 'refused' ? undefined : reply;
-    }
+  send(peer: string, out: Outgoing, timeoutMs: number): Promise<GossipExtras | undefined> {
+    // Without legacyAuth a signed exchange is never 'refused' (see #sendSigned).
+    if (!this.config.legacyAuth) return this.#sendSigned(peer, out, timeoutMs) as Promise<GossipExtras | undefined>;
+    return this.#sendLegacyAware(peer, out, timeoutMs);
+  }
+
+  async #sendLegacyAware(peer: string, out: Outgoing, timeoutMs: number): Promise<GossipExtras | undefined> {
     const v1 = this.#v1Peers.has(peer);
     const first = v1 ? await this.#sendV1(peer, timeoutMs) : await this.#sendSigned(peer, out, timeoutMs);
     if (first !== 'refused') return first;
@@ -911,13 +913,15 @@ class ClusterEngine implements Cluster, EnginePorts {
 
   /** Starts background work whose failure is logged, never left unhandled. */
   #spawn(what: string, task: () => Promise<void> | void): void {
-    void (async () => {
-      try {
-        await task();
-      } catch (e) {
-        safeLog(this.log, 'error', `${what} failed unexpectedly`, { error: e });
-      }
-    })();
+    const failed = (e: unknown): void => safeLog(this.log, 'error', `${what} failed unexpectedly`, { error: e });
+    let result: Promise<void> | void;
+    try {
+      result = task();
+    } catch (e) {
+      failed(e);
+      return;
+    }
+    if (result instanceof Promise) result.then(undefined, failed);
   }
 
   /** Rejects if `promise` has not settled after `ms` on the clock, whatever the transport does. */

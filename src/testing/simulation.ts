@@ -316,10 +316,11 @@ class NodeTimer implements TimerHandle {
   }
 
   readonly fire = (): void => {
-    if (this.cancelled) return;
-    this.proc.run(() => {
-      if (!this.cancelled) this.fn();
-    });
+    if (!this.cancelled) this.proc.run(this.#runIfLive);
+  };
+
+  readonly #runIfLive = (): void => {
+    if (!this.cancelled) this.fn();
   };
 }
 
