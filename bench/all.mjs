@@ -45,7 +45,10 @@ const table = [
   row('false suspicions in that run (events, all refuted)', 'false_suspicions', ''),
   row('simulator: start N servers, wall (s)', 'sim_create_wall_s', '', 1),
   row('simulator: 100 probe rounds at rest, wall (s)', 'sim_100_rounds_wall_s', 'target ≤ 60 s at N = 10,000', 1),
+  row('simulator: CPU time of those 100 rounds (s, GC threads included)', 'sim_100_rounds_cpu_s', '', 1),
+  row('simulator: wall per server per round (µs)', 'sim_us_per_server_round', 'flat in N = cost grows as N (× log N lookups)', 1),
   row('simulator: messages in those 100 rounds', 'sim_100_rounds_messages', ''),
+  row('simulator: JS heap after those rounds (MB)', 'sim_heap_mb', ''),
   row('wall time of the whole benchmark (s)', 'wall_s', '', 1),
 ].join('\n');
 

@@ -154,14 +154,21 @@ function pushPullLimit(trials) {
   return rounds;
 }
 
-/** Wall time of the simulator itself: start N servers, then 100 protocol periods (probe rounds) at rest. */
+/** Wall time of the simulator itself: start N servers, then (after 10 warm-up rounds) 100 protocol periods (probe rounds) at rest. */
 async function speed() {
   const t0 = performance.now();
   const sim = await Simulation.create({ seed: SEED + 4, nodes: N });
+  const t1w = performance.now();
+  await sim.run(10 * P); // warm-up: JIT compilation, and every server's first probe rounds
   const t1 = performance.now();
+  const c1 = process.cpuUsage();
   await sim.run(100 * P);
   const t2 = performance.now();
-  return { create: (t1 - t0) / 1000, rounds: (t2 - t1) / 1000, timers: sim.clock.firedTimers, messages: sim.net.messagesSent };
+  const cpu = process.cpuUsage(c1);
+  return {
+    create: (t1w - t0) / 1000, rounds: (t2 - t1) / 1000, cpu: (cpu.user + cpu.system) / 1e6,
+    timers: sim.clock.firedTimers, messages: sim.net.messagesSent, heapMb: process.memoryUsage().heapUsed / 1e6,
+  };
 }
 
 const out = { nodes: N, seed: SEED, probe_interval_ms: P, antientropy_interval_ms: AE };
@@ -210,6 +217,10 @@ if (!SKIP.has('speed')) {
   out.sim_create_wall_s = Math.round(sp.create * 10) / 10;
   out.sim_100_rounds_wall_s = Math.round(sp.rounds * 10) / 10;
   out.sim_100_rounds_messages = sp.messages;
+  // Per server and round: flat in N means total cost grows as N (times the log N of lookups).
+  out.sim_us_per_server_round = Math.round((sp.rounds * 1e6) / (N * 100) * 10) / 10;
+  out.sim_100_rounds_cpu_s = Math.round(sp.cpu * 10) / 10;
+  out.sim_heap_mb = Math.round(sp.heapMb);
   progress(out);
 }
 out.wall_s = Math.round((performance.now() - wall0) / 100) / 10;

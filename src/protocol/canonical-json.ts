@@ -22,8 +22,17 @@ import { MalformedError } from '../errors.js';
  */
 export function canonicalJson(value: unknown, maxDepth = 32): string {
   if (value === undefined) throw new MalformedError('undefined is not JSON');
-  return encode(value, 0, maxDepth, { keys: undefined, shape: undefined });
+  return encode(value, 0, maxDepth, shapes);
 }
+
+/**
+ * The last shapes met, kept across calls (each is checked against the
+ * object's keys before use, so a stale one only costs a miss): messages of
+ * one kind share their top-level shape, and their records share another.
+ * canonicalJson never re-enters itself (it calls no user code), so one
+ * module-level cache is safe.
+ */
+const shapes: ShapeCache = { keys: [], shapes: [], size: 4, top: { keys: [], shapes: [], size: 8, top: undefined } };
 
 /** True for objects whose prototype is Object.prototype or null (what JSON.parse makes). */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -48,22 +57,44 @@ interface Shape {
 }
 
 /**
- * The last object shape met during one call. Gossip bodies hold long runs of
- * objects with the same keys in the same order (one per server), so each
- * run's keys are sorted and quoted once, not once per object.
+ * Recently met object shapes. Gossip bodies hold long runs of objects with
+ * the same keys in the same order (one per server), so each run's keys are
+ * sorted and quoted once, not once per object; and a few message kinds
+ * (request, reply, push) recur, so their top-level shapes are kept too.
  */
 interface ShapeCache {
-  keys: readonly string[] | undefined;
-  shape: Shape | undefined;
+  /** Key lists, most recent first, and the shape of each. */
+  readonly keys: Array<readonly string[]>;
+  readonly shapes: Shape[];
+  readonly size: number;
+  /** The cache for top-level objects (depth 0), if separate. */
+  readonly top: ShapeCache | undefined;
 }
 
 function shapeOf(obj: object, cache: ShapeCache): Shape {
   const keys = Object.keys(obj);
-  if (cache.keys !== undefined && sameKeys(keys, cache.keys)) return cache.shape!;
+  const cached = cache.keys;
+  for (let i = 0; i < cached.length; i++) {
+    if (sameKeys(keys, cached[i]!)) {
+      const shape = cache.shapes[i]!;
+      if (i > 0) {
+        // Move to the front, so a long run hits on the first comparison.
+        cached.splice(i, 1);
+        cache.shapes.splice(i, 1);
+        cached.unshift(keys);
+        cache.shapes.unshift(shape);
+      }
+      return shape;
+    }
+  }
   const sorted = keys.slice().sort();
   const shape = { sorted, names: sorted.map((k) => jsonString(k) + ':'), inOrder: sameKeys(keys, sorted) };
-  cache.keys = keys;
-  cache.shape = shape;
+  cached.unshift(keys);
+  cache.shapes.unshift(shape);
+  if (cached.length > cache.size) {
+    cached.pop();
+    cache.shapes.pop();
+  }
   return shape;
 }
 
@@ -133,7 +164,7 @@ function encode(value: unknown, depth: number, maxDepth: number, cache: ShapeCac
     return out + ']';
   }
   if (!isPlainObject(value)) throw new MalformedError('only plain objects and arrays are JSON');
-  const { sorted, names } = shapeOf(value, cache);
+  const { sorted, names } = shapeOf(value, depth === 0 && cache.top !== undefined ? cache.top : cache);
   let out = '{';
   for (let i = 0; i < sorted.length; i++) {
     const item = value[sorted[i]!];

@@ -243,11 +243,11 @@ export function checkControlAuthorization(header: string, secrets: readonly stri
 }
 
 function requestStringToSign(targetUrl: string, t: number, n: string, canonical: string): string {
-  return ['clustershazbot-v1', 'POST', targetUrl, String(t), n, canonical].join('\n');
+  return `clustershazbot-v1\nPOST\n${targetUrl}\n${t}\n${n}\n${canonical}`;
 }
 
 function replyStringToSign(responderUrl: string, requestNonce: string, t: number, n: string, canonical: string): string {
-  return ['clustershazbot-v1-reply', responderUrl, requestNonce, String(t), n, canonical].join('\n');
+  return `clustershazbot-v1-reply\n${responderUrl}\n${requestNonce}\n${t}\n${n}\n${canonical}`;
 }
 
 /** HMAC keys of the secrets in use (a handful: the configured ones). */
