@@ -17,7 +17,7 @@ if (from >= 0) {
 }
 for (const n of from >= 0 ? [] : sizes) {
   console.error(`[bench] N=${n} ...`);
-  const out = execFileSync(process.execPath, ['--max-old-space-size=20000', 'bench/sim.mjs', '--nodes', String(n), '--json'], {
+  const out = execFileSync(process.execPath, ['--max-old-space-size=16384', '--max-semi-space-size=128', 'bench/sim.mjs', '--nodes', String(n), '--json'], {
     encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26,
   });
   const line = out.trim().split('\n').at(-1);

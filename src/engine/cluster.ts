@@ -456,9 +456,15 @@ class ClusterEngine implements Cluster, EnginePorts {
     if (full) answer = this.table.entries();
     else if (extras.want !== undefined) answer = this.#entriesIn(extras.want);
     else answer = [...corrections, ...this.#dissemination.take()];
-    const reply: Record<string, unknown> = { message: 'gossip', ...toServerList(answer), digest: mine };
-    if (full || extras.want !== undefined) reply['full'] = true;
+    // Keys in canonical (sorted) order, which lets canonicalJson take its fast path.
+    const list = toServerList(answer);
+    const reply: Record<string, unknown> = {};
     if (bucketed) reply['buckets'] = this.#digest.buckets();
+    reply['digest'] = mine;
+    if (full || extras.want !== undefined) reply['full'] = true;
+    reply['message'] = 'gossip';
+    reply['offline'] = list.offline;
+    reply['online'] = list.online;
     if (probeOk !== undefined) reply['probeOk'] = probeOk;
     const signed = signReplySized(this.config.secrets[0]!, this.#gossipUrl, header.n, reply, this.clock.now(), makeNonce(this.random));
     this.#stats.bytesOut += signed.bytes;
@@ -683,15 +689,17 @@ class ClusterEngine implements Cluster, EnginePorts {
   /** One signed exchange. Never throws; 'refused' on a 401 if `legacyAuth` is on (the peer may be 1.x). */
   async #sendSigned(peer: string, out: Outgoing, timeoutMs: number): Promise<GossipExtras | 'refused' | undefined> {
     const target = endpointUrl(peer, 'gossip');
-    const body: Record<string, unknown> = {
-      message: 'gossip',
-      ...toServerList(out.entries === 'full' ? this.table.entries() : out.entries),
-    };
+    // Keys in canonical (sorted) order, which lets canonicalJson take its fast path.
+    const list = toServerList(out.entries === 'full' ? this.table.entries() : out.entries);
+    const body: Record<string, unknown> = {};
     if (out.digest) body['digest'] = this.#digest.toString();
+    if ((out.entries === 'full' && (out.ping || out.digest)) || out.want !== undefined) body['full'] = true;
+    body['message'] = 'gossip';
+    body['offline'] = list.offline;
+    body['online'] = list.online;
     if (out.ping) body['ping'] = true;
     if (out.probe !== undefined) body['probe'] = out.probe;
     if (out.want !== undefined) body['want'] = out.want;
-    if ((out.entries === 'full' && (out.ping || out.digest)) || out.want !== undefined) body['full'] = true;
     const t = this.clock.now();
     const nonce = makeNonce(this.random);
     this.#stats.exchanges++;

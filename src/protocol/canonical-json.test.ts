@@ -204,3 +204,14 @@ describe('isPlainObject', () => {
     expect(isPlainObject('x')).toBe(false);
   });
 });
+
+describe('canonicalJson: flat objects in canonical key order', () => {
+  it('writes them as JSON.stringify does, and still honours maxDepth, undefined and toJSON', () => {
+    expect(canonicalJson({ a: 1, b: [], c: 'x', d: null, e: true })).toBe('{"a":1,"b":[],"c":"x","d":null,"e":true}');
+    expect(canonicalJson({ a: 1, b: undefined, c: [] })).toBe('{"a":1,"c":[]}');
+    expect(codeOf(() => canonicalJson({ a: [] }, 1))).toBe('MALFORMED');
+    expect(codeOf(() => canonicalJson({ a: 1, b: Number.NaN }))).toBe('MALFORMED');
+    const withToJson = Object.assign([] as unknown[], { toJSON: () => 'replaced' });
+    expect(canonicalJson({ a: withToJson })).toBe('{"a":[]}');
+  });
+});

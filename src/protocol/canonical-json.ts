@@ -130,6 +130,18 @@ function encodeRecords(array: readonly unknown[], cache: ShapeCache): string | u
   return JSON.stringify(array);
 }
 
+/** Whether every value of `obj` under `keys` is a scalar, undefined or an empty array, with no toJSON anywhere JSON.stringify would look. */
+function flatValues(obj: Record<string, unknown>, keys: readonly string[]): boolean {
+  if ('toJSON' in Object.prototype || 'toJSON' in Array.prototype) return false;
+  for (let i = 0; i < keys.length; i++) {
+    const v = obj[keys[i]!];
+    if (v === undefined || isScalar(v)) continue;
+    if (Array.isArray(v) && v.length === 0 && !Object.hasOwn(v, 'toJSON')) continue;
+    return false;
+  }
+  return true;
+}
+
 /**
  * `depth` counts the containers enclosing `value`. It is checked before
  * descending, so recursion never goes deeper than `maxDepth` frames, however
@@ -164,7 +176,12 @@ function encode(value: unknown, depth: number, maxDepth: number, cache: ShapeCac
     return out + ']';
   }
   if (!isPlainObject(value)) throw new MalformedError('only plain objects and arrays are JSON');
-  const { sorted, names } = shapeOf(value, depth === 0 && cache.top !== undefined ? cache.top : cache);
+  const { sorted, names, inOrder } = shapeOf(value, depth === 0 && cache.top !== undefined ? cache.top : cache);
+  // Fast path: keys already in canonical order, and every value a scalar or
+  // an empty array (a probe and its answer): JSON.stringify writes exactly
+  // the canonical form, natively. No toJSON may be reachable.
+  // (Its empty arrays are one level deeper: only if that is allowed.)
+  if (inOrder && depth + 1 < maxDepth && flatValues(value, sorted)) return JSON.stringify(value);
   let out = '{';
   for (let i = 0; i < sorted.length; i++) {
     const item = value[sorted[i]!];
