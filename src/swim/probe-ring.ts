@@ -41,6 +41,10 @@ const transitions = new WeakMap<RingData, Map<string, RingData>>();
  */
 export class ProbeRing {
   #data: RingData = EMPTY;
+  /** The last position looked up by {@link target}: (data, url) → index, valid while the data is the same. */
+  #lastData: RingData | undefined;
+  #lastUrl = '';
+  #lastIndex = -1;
 
   /** Number of members on the ring. */
   get size(): number {
@@ -129,7 +133,15 @@ export class ProbeRing {
     const { urls } = this.#data;
     const n = urls.length;
     if (n < 2) return undefined;
-    const r = find(this.#data, hash32(self), self);
+    let r: number;
+    if (this.#lastData === this.#data && this.#lastUrl === self) {
+      r = this.#lastIndex;
+    } else {
+      r = find(this.#data, hash32(self), self);
+      this.#lastData = this.#data;
+      this.#lastUrl = self;
+      this.#lastIndex = r;
+    }
     if (r < 0) return undefined;
     const off = 1 + (hashInt(slot) % (n - 1));
     return urls[(r + off) % n];
