@@ -107,7 +107,11 @@ async function falsePositives() {
     if (e.type === 'server:down') falseDown++;
     if (e.type === 'server:suspect') suspicions++;
   });
-  await sim.run(rounds * P);
+  const step = Math.max(1, Math.floor(rounds / 10));
+  for (let done = 0; done < rounds; done += step) {
+    await sim.run(Math.min(step, rounds - done) * P);
+    console.error(`[bench:sim] false positives: ${Math.min(done + step, rounds)}/${rounds} periods, ${suspicions} suspicions, ${falseDown} false offline, ${Math.round((performance.now() - wall0) / 1000)} s`);
+  }
   const serverRounds = N * rounds;
   return { per1e5: (falseDown / serverRounds) * 1e5, falseDown, suspicions, serverRounds };
 }
