@@ -17,7 +17,7 @@ if (from >= 0) {
 }
 for (const n of from >= 0 ? [] : sizes) {
   console.error(`[bench] N=${n} ...`);
-  const out = execFileSync(process.execPath, ['--max-old-space-size=16384', '--max-semi-space-size=128', 'bench/sim.mjs', '--nodes', String(n), '--json'], {
+  const out = execFileSync(process.execPath, ['--max-old-space-size=16384', '--max-semi-space-size=128', '--expose-gc', 'bench/sim.mjs', '--nodes', String(n), '--json'], {
     encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26,
   });
   const line = out.trim().split('\n').at(-1);
@@ -48,7 +48,7 @@ const table = [
   row('simulator: CPU time of those 100 rounds (s, GC threads included)', 'sim_100_rounds_cpu_s', '', 1),
   row('simulator: wall per server per round (µs)', 'sim_us_per_server_round', 'flat in N = cost grows as N (× log N lookups)', 1),
   row('simulator: messages in those 100 rounds', 'sim_100_rounds_messages', ''),
-  row('simulator: JS heap after those rounds (MB)', 'sim_heap_mb', ''),
+  row('simulator: live JS heap after those rounds (MB)', 'sim_heap_mb', ''),
   row('wall time of the whole benchmark (s)', 'wall_s', '', 1),
 ].join('\n');
 
