@@ -9,7 +9,7 @@ import { compareEntries, type MemberChange, mergeInto } from './merge.js';
 import { nextVersion } from './version.js';
 import { OverlayMap } from './overlay-map.js';
 import { ProbeRing } from '../swim/probe-ring.js';
-import { randomInt, type Random } from '../core/random.js';
+import { randomInt, sample, type Random } from '../core/random.js';
 
 /** Entry maps built by {@link MembershipTable.loadShared}, and their offline keys, per key object. */
 const sharedMaps = new WeakMap<object, { map: ReadonlyMap<string, MemberEntry>; offline: readonly string[] }>();
@@ -191,13 +191,8 @@ export class MembershipTable {
       const u = ring.at(i)!;
       if (!excluded(u)) all.push(u);
     }
-    for (let i = 0; i < take; i++) {
-      const j = i + randomInt(random, all.length - i);
-      const tmp = all[i]!;
-      all[i] = all[j]!;
-      all[j] = tmp;
-    }
-    return all.slice(0, take);
+    // Here take * 4 > all.length, so sample() shuffles a copy: one partial Fisher-Yates pass.
+    return sample(random, all, take);
   }
 
   /**
