@@ -201,23 +201,25 @@ class ClusterEngine implements Cluster, EnginePorts {
    * shared by every instance restoring the same snapshot array.
    */
   #restore(snapshot: readonly MemberEntry[]): void {
-    if (this.#allow.restricts) snapshot = snapshot.filter((e) => this.#allow.allows(e.baseUrl));
-    // Shared with every instance restoring the same array (copy-on-write).
-    if (this.#allow.restricts) this.table.load(snapshot);
-    else this.table.loadShared(snapshot, () => snapshot);
-    let digest = snapshotDigests.get(snapshot);
-    if (digest === undefined) {
-      digest = BucketedDigest.of(this.table.values());
-      snapshotDigests.set(snapshot, digest);
+    if (this.#allow.restricts) {
+      snapshot = snapshot.filter((e) => this.#allow.allows(e.baseUrl));
+      this.table.load(snapshot);
+    } else {
+      // Shared with every instance restoring the same array (copy-on-write).
+      this.table.loadShared(snapshot, () => snapshot);
     }
-    this.#digest = digest.clone();
-    // Only entries other than plain online ones need anything done.
-    let notable = snapshotNotables.get(snapshot);
-    if (notable === undefined) {
-      notable = snapshot.filter((e) => e.state !== 'online' || e.monitor);
-      snapshotNotables.set(snapshot, notable);
+    // What depends only on the snapshot is computed once per snapshot array.
+    let facts = snapshotFacts.get(snapshot);
+    if (facts === undefined) {
+      facts = {
+        digest: BucketedDigest.of(this.table.values()),
+        // Only entries other than plain online ones need anything done.
+        notable: snapshot.filter((e) => e.state !== 'online' || e.monitor),
+      };
+      snapshotFacts.set(snapshot, facts);
     }
-    for (const n of notable) {
+    this.#digest = facts.digest.clone();
+    for (const n of facts.notable) {
       const e = this.table.get(n.baseUrl);
       if (e === undefined) continue;
       if (e.baseUrl === this.baseUrl) continue;
@@ -962,10 +964,12 @@ class ClusterEngine implements Cluster, EnginePorts {
   }
 }
 
-/** Digest of each restored snapshot array (the table a snapshot makes does not depend on who loads it). */
-const snapshotDigests = new WeakMap<readonly MemberEntry[], BucketedDigest>();
-/** Entries of each restored snapshot array that are not plain online ones (monitors, suspects, offline). */
-const snapshotNotables = new WeakMap<readonly MemberEntry[], readonly MemberEntry[]>();
+/**
+ * Per restored snapshot array (the table a snapshot makes does not depend on
+ * who loads it): its digest, and its entries that are not plain online ones
+ * (monitors, suspects, offline), the only ones a restore must act on.
+ */
+const snapshotFacts = new WeakMap<readonly MemberEntry[], { digest: BucketedDigest; notable: readonly MemberEntry[] }>();
 
 /** Below this many entries a whole list costs less than bucket digests: mismatches send whole lists. */
 const BUCKET_SYNC_MIN_ENTRIES = 256;
