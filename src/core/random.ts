@@ -33,17 +33,7 @@ export function randomBetween(random: Random, min: number, max: number): number 
 export function sample<T>(random: Random, items: readonly T[], k: number): T[] {
   const n = items.length;
   if (k <= 0 || n === 0) return [];
-  if (k * 4 <= n) {
-    const picked = new Set<number>();
-    const out: T[] = [];
-    while (out.length < k) {
-      const i = randomInt(random, n);
-      if (picked.has(i)) continue;
-      picked.add(i);
-      out.push(items[i]!);
-    }
-    return out;
-  }
+  if (k * 4 <= n) return drawDistinct(random, n, k).map((i) => items[i]!);
   const copy = items.slice();
   const take = Math.min(k, copy.length);
   for (let i = 0; i < take; i++) {
@@ -53,6 +43,25 @@ export function sample<T>(random: Random, items: readonly T[], k: number): T[] {
     copy[j] = tmp;
   }
   return copy.slice(0, take);
+}
+
+/**
+ * `k` distinct indexes in [0, n) for which `accept` holds (all, by default),
+ * uniformly chosen by rejection sampling, in the order drawn. The caller
+ * guarantees that at least `k` indexes are accepted, and should use this only
+ * when the accepted ones are a large share of n (at least 4k of them: then
+ * the expected number of draws is below 4k/3 per accepted share).
+ */
+export function drawDistinct(random: Random, n: number, k: number, accept?: (i: number) => boolean): number[] {
+  const seen = new Set<number>();
+  const out: number[] = [];
+  while (out.length < k) {
+    const i = randomInt(random, n);
+    if (seen.has(i)) continue;
+    seen.add(i);
+    if (accept === undefined || accept(i)) out.push(i);
+  }
+  return out;
 }
 
 /**

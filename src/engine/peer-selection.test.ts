@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from '../core/random.js';
-import { choosePeer, monitorProbability, poolOf } from './peer-selection.js';
+import { randomInt, seededRandom, type Random } from '../core/random.js';
+import { choosePeer, monitorProbability, type PeerPool } from './peer-selection.js';
+
+/** A PeerPool over an array. */
+function poolOf(peers: readonly string[], random: Random): PeerPool {
+  return { size: peers.length, pick: () => peers[randomInt(random, peers.length)], all: () => peers };
+}
 
 describe('monitor preference', () => {
   it.each([

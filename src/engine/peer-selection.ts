@@ -46,11 +46,6 @@ export interface PeerPool {
   all(): readonly string[];
 }
 
-/** A {@link PeerPool} over an array. */
-export function poolOf(peers: readonly string[], random: Random): PeerPool {
-  return { size: peers.length, pick: () => peers[randomInt(random, peers.length)], all: () => peers };
-}
-
 /** The probability that {@link choosePeer} picks a monitor, given M monitors and R other peers. */
 export function monitorProbability(monitors: number, others: number, monitorWeight: number): number {
   if (monitors === 0) return 0;

@@ -9,7 +9,7 @@ import { compareEntries, type MemberChange, mergeInto } from './merge.js';
 import { nextVersion } from './version.js';
 import { OverlayMap } from './overlay-map.js';
 import { ProbeRing } from '../swim/probe-ring.js';
-import { randomInt, sample, type Random } from '../core/random.js';
+import { drawDistinct, sample, type Random } from '../core/random.js';
 
 /** Entry maps built by {@link MembershipTable.loadShared}, and their offline keys, per key object. */
 const sharedMaps = new WeakMap<object, { map: ReadonlyMap<string, MemberEntry>; offline: readonly string[] }>();
@@ -174,18 +174,7 @@ export class MembershipTable {
     }
     const take = Math.min(k, eligible);
     if (take <= 0) return [];
-    if (take * 4 <= eligible) {
-      const out: string[] = [];
-      const seen = new Set<number>();
-      while (out.length < take) {
-        const i = randomInt(random, n);
-        if (seen.has(i)) continue;
-        seen.add(i);
-        const u = ring.at(i)!;
-        if (!excluded(u)) out.push(u);
-      }
-      return out;
-    }
+    if (take * 4 <= eligible) return drawDistinct(random, n, take, (i) => !excluded(ring.at(i)!)).map((i) => ring.at(i)!);
     const all: string[] = [];
     for (let i = 0; i < n; i++) {
       const u = ring.at(i)!;

@@ -50,29 +50,8 @@ const TIME_RE = /^(0|[1-9][0-9]{0,15})$/;
 
 /** A fresh nonce: base64url (no padding) of 16 random bytes, 22 characters. */
 export function makeNonce(random: Random): string {
-  return base64url(random.bytes(NONCE_BYTES));
-}
-
-const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-
-/** base64url without padding, as Buffer's 'base64url' writes it; faster than a Buffer round trip for a nonce's 16 bytes. */
-function base64url(bytes: Uint8Array): string {
-  const a = BASE64URL;
-  let out = '';
-  let i = 0;
-  for (; i + 3 <= bytes.length; i += 3) {
-    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
-    out += a[n >>> 18]! + a[(n >>> 12) & 63]! + a[(n >>> 6) & 63]! + a[n & 63]!;
-  }
-  const rest = bytes.length - i;
-  if (rest === 1) {
-    const n = bytes[i]! << 16;
-    out += a[n >>> 18]! + a[(n >>> 12) & 63]!;
-  } else if (rest === 2) {
-    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8);
-    out += a[n >>> 18]! + a[(n >>> 12) & 63]! + a[(n >>> 6) & 63]!;
-  }
-  return out;
+  const bytes = random.bytes(NONCE_BYTES);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
 }
 
 /**
