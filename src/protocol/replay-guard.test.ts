@@ -113,6 +113,61 @@ describe('ReplayGuard', () => {
     expect(() => new ReplayGuard({ windowMs: 1, maxEntries: 1.5 })).toThrow(RangeError);
   });
 
+  it('gives the same verdicts, size and floor as a plain reference model (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.array(fc.record({ dt: fc.integer({ min: -150, max: 150 }), adv: fc.integer({ min: -20, max: 60 }), nonce: fc.integer({ min: 0, max: 60 }) }), { maxLength: 400 }),
+        (maxEntries, steps) => {
+          const g = new ReplayGuard({ windowMs: 100, maxEntries });
+          const model = new ModelGuard(100, maxEntries);
+          const sent = new Map<string, number>();
+          let now = 0;
+          for (const s of steps) {
+            now += s.adv;
+            const nonce = `nonce-${s.nonce}`;
+            const t = sent.get(nonce) ?? now + s.dt;
+            sent.set(nonce, t);
+            expect(g.check(t, nonce, now)).toBe(model.check(t, nonce, now));
+            expect(g.size).toBe(model.size);
+            expect(g.floor).toBe(model.floor);
+          }
+        },
+      ),
+    );
+  });
+
+  it('matches the reference model over 30,000 random nonces as its tables grow and shrink', () => {
+    const g = new ReplayGuard({ windowMs: 2_000, maxEntries: 1_000 });
+    const model = new ModelGuard(2_000, 1_000);
+    let seed = 7;
+    const rnd = (): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) | 0;
+      return (seed >>> 8) / 2 ** 24;
+    };
+    const accepted: [string, number][] = [];
+    let replays = 0;
+    for (let i = 0; i < 30_000; i++) {
+      // Bursts and lulls: the remembered set grows to the cap, then drains.
+      const now = NOW + Math.floor(i / (i % 10_000 < 5_000 ? 4 : 1));
+      let t = now - Math.floor(rnd() * 1_500);
+      let nonce = Buffer.from(Array.from({ length: 16 }, () => Math.floor(rnd() * 256))).toString('base64url');
+      if (accepted.length > 0 && rnd() < 0.2) {
+        [nonce, t] = accepted[Math.floor(rnd() * accepted.length)]!;
+        replays++;
+      }
+      const v = model.check(t, nonce, now);
+      expect(g.check(t, nonce, now)).toBe(v);
+      if (v === 'ok') accepted.push([nonce, t]);
+      if (i % 997 === 0) {
+        expect(g.size).toBe(model.size);
+        expect(g.floor).toBe(model.floor);
+      }
+    }
+    expect(replays).toBeGreaterThan(3_000);
+    expect(g.size).toBe(model.size);
+  });
+
   it('never accepts the same nonce twice, whatever the sequence (property)', () => {
     fc.assert(
       fc.property(
@@ -140,3 +195,34 @@ describe('ReplayGuard', () => {
     );
   });
 });
+
+/** The specification, spelled out with a Map and linear scans. */
+class ModelGuard {
+  readonly #seen = new Map<string, number>();
+  floor = -Infinity;
+  constructor(
+    readonly windowMs: number,
+    readonly maxEntries: number,
+  ) {}
+  get size(): number {
+    return this.#seen.size;
+  }
+  check(t: number, nonce: string, now: number): 'ok' | 'stale' | 'replayed' {
+    for (const [n, tn] of [...this.#seen]) {
+      if (now - tn > this.windowMs) this.#forget(n, tn);
+    }
+    if (!Number.isFinite(t) || Math.abs(now - t) > this.windowMs || t <= this.floor) return 'stale';
+    if (this.#seen.has(nonce)) return 'replayed';
+    this.#seen.set(nonce, t);
+    if (this.#seen.size > this.maxEntries) {
+      let oldest: [string, number] | undefined;
+      for (const e of this.#seen) if (oldest === undefined || e[1] < oldest[1]) oldest = e;
+      this.#forget(...oldest!);
+    }
+    return 'ok';
+  }
+  #forget(nonce: string, t: number): void {
+    this.#seen.delete(nonce);
+    if (t > this.floor) this.floor = t;
+  }
+}
