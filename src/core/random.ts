@@ -12,6 +12,12 @@ export interface Random {
    * implementations must be cryptographically secure.
    */
   bytes(n: number): Uint8Array;
+  /**
+   * Optional: fills `target` with random bytes, drawing exactly what
+   * `bytes(target.length)` would, without allocating. Nonces use it when
+   * present.
+   */
+  fill?(target: Uint8Array): void;
 }
 
 /** A uniform integer in [0, n). */
@@ -84,18 +90,24 @@ export function seededRandom(seed: number): Random {
     return t;
   };
   for (let i = 0; i < 15; i++) next();
+  // Four bytes per draw, little-endian.
+  const fill = (out: Uint8Array): void => {
+    const n = out.length;
+    for (let i = 0; i < n; i += 4) {
+      const w = next();
+      out[i] = w & 0xff;
+      if (i + 1 < n) out[i + 1] = (w >>> 8) & 0xff;
+      if (i + 2 < n) out[i + 2] = (w >>> 16) & 0xff;
+      if (i + 3 < n) out[i + 3] = w >>> 24;
+    }
+  };
   return {
     float: () => next() / 4294967296,
     bytes(n) {
       const out = new Uint8Array(n);
-      for (let i = 0; i < n; i += 4) {
-        const w = next();
-        out[i] = w & 0xff;
-        if (i + 1 < n) out[i + 1] = (w >>> 8) & 0xff;
-        if (i + 2 < n) out[i + 2] = (w >>> 16) & 0xff;
-        if (i + 3 < n) out[i + 3] = w >>> 24;
-      }
+      fill(out);
       return out;
     },
+    fill,
   };
 }

@@ -20,4 +20,14 @@ describe('cryptoRandom', () => {
     expect(a).toHaveLength(16);
     expect(Buffer.from(a).equals(Buffer.from(b))).toBe(false);
   });
+
+  it('fill() overwrites the whole target with fresh bytes', () => {
+    const a = new Uint8Array(32);
+    const b = new Uint8Array(32);
+    cryptoRandom.fill!(a);
+    cryptoRandom.fill!(b);
+    expect(Buffer.from(a).equals(Buffer.from(b))).toBe(false);
+    // 32 zero bytes by chance: 2^-256.
+    expect(a.some((x) => x !== 0)).toBe(true);
+  });
 });

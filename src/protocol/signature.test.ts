@@ -46,6 +46,19 @@ describe('makeNonce', () => {
     }
     expect(seen.size).toBe(100);
   });
+
+  it('draws the same nonces through fill() as through bytes(), and works without fill()', () => {
+    const viaFill = seededRandom(9);
+    const seeded = seededRandom(9);
+    const viaBytes = { float: () => seeded.float(), bytes: (n: number) => seeded.bytes(n) };
+    for (let i = 0; i < 50; i++) {
+      const n = makeNonce(viaFill);
+      expect(makeNonce(viaBytes)).toBe(n);
+      expect(Buffer.from(n, 'base64url')).toHaveLength(16);
+    }
+    // The stream stays in step: both sources have drawn the same number of words.
+    expect(viaFill.float()).toBe(seeded.float());
+  });
 });
 
 describe('signRequest / verifyRequest', () => {
