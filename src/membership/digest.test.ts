@@ -109,6 +109,9 @@ describe('TableDigest', () => {
         const before = d.toString();
         for (const e of extra) d.add(e);
         expect(d.count).toBe(t.length + extra.length);
+        // The count is part of the text: a cached text must not outlive a change.
+        expect(d.toString()).not.toBe(before);
+        expect(d.clone().toString()).toBe(d.toString());
         for (const e of [...extra].reverse()) d.remove(e);
         expect(d.toString()).toBe(before);
       }),

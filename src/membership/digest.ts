@@ -107,6 +107,8 @@ export class TableDigest {
   #hi = 0;
   #lo = 0;
   #count = 0;
+  /** {@link toString}'s result until the next change (every gossip reply carries it). */
+  #text: string | undefined;
 
   /** A copy of this digest. */
   clone(): TableDigest {
@@ -114,6 +116,7 @@ export class TableDigest {
     d.#hi = this.#hi;
     d.#lo = this.#lo;
     d.#count = this.#count;
+    d.#text = this.#text;
     return d;
   }
 
@@ -132,6 +135,7 @@ export class TableDigest {
     this.#lo = sum >>> 0;
     this.#hi = (this.#hi + hi + carry) >>> 0;
     this.#count += 1;
+    this.#text = undefined;
   }
 
   /** Accounts for `e` leaving the table; `e` must have been added with these exact field values. */
@@ -142,6 +146,7 @@ export class TableDigest {
     this.#lo = diff >>> 0;
     this.#hi = (this.#hi - hi - borrow) >>> 0;
     this.#count -= 1;
+    this.#text = undefined;
   }
 
   /** Number of entries accounted for. */
@@ -151,7 +156,8 @@ export class TableDigest {
 
   /** 16 lowercase hex digits of the 64-bit sum, ':', and the count, e.g. `"00ab…ef:12"`. */
   toString(): string {
-    return this.#hi.toString(16).padStart(8, '0') + this.#lo.toString(16).padStart(8, '0') + ':' + this.#count;
+    this.#text ??= this.#hi.toString(16).padStart(8, '0') + this.#lo.toString(16).padStart(8, '0') + ':' + this.#count;
+    return this.#text;
   }
 }
 
