@@ -1,4 +1,6 @@
 import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
+import type { TimerHandle } from '../core/clock.js';
 import { DRAIN_DEPTH, SimClock } from './sim-clock.js';
 
 describe('SimClock', () => {
@@ -160,4 +162,81 @@ describe('SimClock', () => {
     expect(inOrder).toBe(true);
     expect(clock.firedTimers).toBe(25_000);
   });
+
+  it('fires in (due time, creation) order whatever is set and cleared, and when (property)', async () => {
+    // One script drives both this clock and a plain sorted-list model: each
+    // timer, when it fires, logs itself, may set children (delays 0-4 ms, so
+    // some land at the instant being fired) and may clear any timer made so far.
+    const step = fc.record({
+      delay: fc.integer({ min: -1, max: 12 }),
+      children: fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 2 }),
+      clear: fc.option(fc.nat(60), { nil: undefined }),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 30 }), fc.integer({ min: 0, max: 30 }), async (script, until) => {
+        const drive = async (clock: Pick<SimClock, 'now' | 'setTimer' | 'clearTimer' | 'runUntil'>): Promise<string[]> => {
+          const log: string[] = [];
+          const handles: TimerHandle[] = [];
+          const make = (delay: number): void => {
+            const id = handles.length;
+            const s = script[id % script.length]!;
+            handles.push(
+              clock.setTimer(delay, () => {
+                log.push(`${id}@${clock.now()}`);
+                if (handles.length < 150) for (const d of s.children) make(d);
+                if (s.clear !== undefined && s.clear < handles.length) clock.clearTimer(handles[s.clear]!);
+              }),
+            );
+          };
+          for (const s of script) make(s.delay);
+          await clock.runUntil(until);
+          log.push(`pause@${clock.now()}`);
+          // Between runs, with the next timer already looked at: new timers may be due before it.
+          if (clock instanceof SimClock) clock.nextTimerAt();
+          for (const s of script.slice(0, 5)) make(s.delay);
+          await clock.runUntil(until + 20);
+          log.push(`end@${clock.now()}`);
+          return log;
+        };
+        expect(await drive(new SimClock(0))).toEqual(await drive(new ModelClock()));
+      }),
+    );
+  });
 });
+
+/** The specification of SimClock's order: a list scanned for the smallest (due time, creation). */
+class ModelClock {
+  #now = 0;
+  #seq = 0;
+  readonly #pending: Array<{ at: number; seq: number; fn: () => void; handle: TimerHandle }> = [];
+
+  now(): number {
+    return this.#now;
+  }
+
+  setTimer(delayMs: number, fn: () => void): TimerHandle {
+    const handle: TimerHandle = { id: this.#seq };
+    this.#pending.push({ at: this.#now + (delayMs > 0 ? Math.ceil(delayMs) : 0), seq: this.#seq++, fn, handle });
+    return handle;
+  }
+
+  clearTimer(handle: TimerHandle): void {
+    const i = this.#pending.findIndex((p) => p.handle === handle);
+    if (i >= 0) this.#pending.splice(i, 1);
+  }
+
+  async runUntil(target: number): Promise<void> {
+    for (;;) {
+      let best = -1;
+      this.#pending.forEach((p, i) => {
+        const b = this.#pending[best];
+        if (p.at <= target && (b === undefined || p.at < b.at || (p.at === b.at && p.seq < b.seq))) best = i;
+      });
+      if (best < 0) break;
+      const [p] = this.#pending.splice(best, 1);
+      this.#now = p!.at;
+      p!.fn();
+    }
+    if (target > this.#now) this.#now = target;
+  }
+}
