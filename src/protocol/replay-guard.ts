@@ -118,34 +118,26 @@ export class ReplayGuard {
       this.#heapA = grow(this.#heapA, new Int32Array(cap));
       this.#heapB = grow(this.#heapB, new Int32Array(cap));
     }
-    const ht = this.#heapT;
-    const ha = this.#heapA;
-    const hb = this.#heapB;
     // Sift up: move parents down into the hole, then write the entry once.
+    const ht = this.#heapT;
     let i = this.#size++;
     while (i > 0) {
       const p = (i - 1) >> 1;
       if (!(t < ht[p]!)) break;
-      ht[i] = ht[p]!;
-      ha[i] = ha[p]!;
-      hb[i] = hb[p]!;
+      this.#heapMove(i, p);
       i = p;
     }
-    ht[i] = t;
-    ha[i] = a;
-    hb[i] = b;
+    this.#heapPut(i, t, a, b);
   }
 
   #heapPop(): void {
-    const ht = this.#heapT;
-    const ha = this.#heapA;
-    const hb = this.#heapB;
     const n = --this.#size;
     if (n === 0) return;
     // Sift the last entry down from the root, moving smaller children up into the hole.
+    const ht = this.#heapT;
     const t = ht[n]!;
-    const a = ha[n]!;
-    const b = hb[n]!;
+    const a = this.#heapA[n]!;
+    const b = this.#heapB[n]!;
     let i = 0;
     for (;;) {
       const l = 2 * i + 1;
@@ -153,14 +145,23 @@ export class ReplayGuard {
       const r = l + 1;
       const m = r < n && ht[r]! < ht[l]! ? r : l;
       if (!(ht[m]! < t)) break;
-      ht[i] = ht[m]!;
-      ha[i] = ha[m]!;
-      hb[i] = hb[m]!;
+      this.#heapMove(i, m);
       i = m;
     }
-    ht[i] = t;
-    ha[i] = a;
-    hb[i] = b;
+    this.#heapPut(i, t, a, b);
+  }
+
+  /** Copies heap entry `from` to position `to`. */
+  #heapMove(to: number, from: number): void {
+    this.#heapT[to] = this.#heapT[from]!;
+    this.#heapA[to] = this.#heapA[from]!;
+    this.#heapB[to] = this.#heapB[from]!;
+  }
+
+  #heapPut(i: number, t: number, a: number, b: number): void {
+    this.#heapT[i] = t;
+    this.#heapA[i] = a;
+    this.#heapB[i] = b;
   }
 
   /** Slot of fingerprint (a, b) in the set, or -1. */
