@@ -1,6 +1,6 @@
 /**
  * A binary min-heap ordered by a comparator: O(log n) push and pop. Used for
- * the virtual clock's timer queue and the replay guard's nonce expiry.
+ * ManualClock's timers and the simulator clock's due times.
  */
 export class MinHeap<T> {
   readonly #items: T[] = [];

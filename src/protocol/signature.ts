@@ -54,7 +54,7 @@ const nonceBytes = Buffer.alloc(NONCE_BYTES);
 /** A fresh nonce: base64url (no padding) of 16 random bytes, 22 characters. */
 export function makeNonce(random: Random): string {
   if (random.fill !== undefined) {
-    // Two exchanges' worth of nonces per server and round in a simulation: no allocation but the string.
+    // Two nonces per exchange, millions in a large simulation: no byte array for each.
     random.fill(nonceBytes);
     return nonceBytes.toString('base64url');
   }

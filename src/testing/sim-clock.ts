@@ -48,7 +48,7 @@ class SimTimer implements TimerHandle {
   constructor(
     readonly id: number,
     readonly at: number,
-    /** Dropped when the timer is cleared: a cleared timer waits in the heap until its due time, and should not keep its callback's world alive. */
+    /** Dropped when the timer is cleared: a cleared timer stays in its bucket until its due time, and should not keep its callback's world alive. */
     public fn: (() => void) | undefined,
   ) {}
 }
@@ -63,10 +63,10 @@ class SimTimer implements TimerHandle {
  * Thousands of simulated servers keep tens of thousands of timers pending
  * over a few thousand distinct due times, so this does far fewer
  * comparisons, each between two numbers rather than two objects. Clearing
- * is O(1): a cleared timer is skipped when its bucket comes up. Time moves only in
- * {@link runUntil} / {@link runFor}, which fire each due timer at its own
- * time and let its promise continuations run (see {@link DRAIN_DEPTH})
- * before the next one.
+ * is O(1): a cleared timer is skipped when its bucket comes up. Time moves
+ * only in {@link runUntil} / {@link runFor}, which fire each due timer at
+ * its own time and let its promise continuations run (see
+ * {@link DRAIN_DEPTH}) before the next one.
  */
 export class SimClock implements Clock {
   #now: number;
