@@ -237,6 +237,30 @@ describe('cluster engine (virtual time)', () => {
     expect(w.net.requests.some((r) => r.from === a.baseUrl && r.kind === 'indirect')).toBe(true);
   });
 
+  it('a lost probe is sent again alongside the indirect probes: one lost request raises no suspicion, two do', async () => {
+    const w = world();
+    // No indirect probes and no anti-entropy: the next request a sends b is a probe, and only its retry can save b.
+    const cs = [0, 1, 2].map((i) => w.make(i, { indirectProbes: 0, gossipIntervalMs: 600_000 }));
+    await startInTurn(w, cs);
+    await w.clock.advance(10_000);
+    const [a, b] = cs as [typeof cs[0], typeof cs[0]];
+    const suspected: string[] = [];
+    a.on('server:suspect', (s) => suspected.push(s.baseUrl));
+    const probesOfB = (): number => w.net.requests.filter((r) => r.from === a.baseUrl && r.url === `${b.baseUrl}clustershazbot/gossip` && r.kind === 'ping').length;
+
+    const before = probesOfB();
+    w.net.drop(a.baseUrl, b.baseUrl, 1);
+    for (let i = 0; i < 200 && probesOfB() < before + 2; i++) await w.clock.advance(100);
+    await w.clock.advance(2_000);
+    expect(probesOfB()).toBeGreaterThanOrEqual(before + 2);
+    expect(suspected).toEqual([]);
+
+    // Both the probe and its retry lost: with no helpers, a suspects b.
+    w.net.drop(a.baseUrl, b.baseUrl, 2);
+    for (let i = 0; i < 200 && suspected.length === 0; i++) await w.clock.advance(100);
+    expect(suspected).toEqual([b.baseUrl]);
+  });
+
   it('a server falsely claimed offline refutes the claim with a higher version', async () => {
     const w = world();
     const a = w.make(0);

@@ -20,7 +20,8 @@ interface Suspicion {
  * - every `probeIntervalMs` this server probes the member the probe ring
  *   assigns to it (a small signed exchange);
  * - if the probe gets no answer within `probeTimeoutMs`, `indirectProbes`
- *   other members are asked to probe the target; any success clears it;
+ *   other members are asked to probe the target, and the target is probed
+ *   once more directly at the same time; any success clears it;
  * - otherwise the target becomes `suspect` at its current version, and the
  *   suspicion is disseminated; the target refutes it with a higher version;
  * - each server holding a suspicion turns it into `offline` (reason
@@ -219,14 +220,22 @@ export class FailureDetector {
       return;
     }
     const helpers = table.sampleUpPeers(this.ports.random, config.indirectProbes, target);
-    const answers = await Promise.all(helpers.map((h) =>
-      this.ports.send(h, { entries: this.dissemination.take(), ping: true, probe: target }, this.awareness.scale(config.indirectProbeTimeoutMs))));
+    const indirectMs = this.awareness.scale(config.indirectProbeTimeoutMs);
+    // A second direct probe goes out alongside the indirect ones (memberlist's
+    // TCP fallback ping): one lost request or reply, or a stale keep-alive
+    // connection, no longer needs all k helper paths to fail too before a
+    // suspicion. It takes the indirect probes' time limit, so it adds no delay.
+    const [retry, answers] = await Promise.all([
+      this.ports.send(target, { entries: this.dissemination.take(), ping: true }, indirectMs),
+      Promise.all(helpers.map((h) => this.ports.send(h, { entries: this.dissemination.take(), ping: true, probe: target }, indirectMs))),
+    ]);
     // Lifeguard: a helper that does not answer at all suggests the problem is on our side.
     if (answers.some((a) => a === undefined)) this.awareness.apply(1);
     if (answers.some((a) => a?.probeOk === true)) {
       this.awareness.apply(1); // others reach it and we do not: likely our own slowness
       return;
     }
+    if (retry !== undefined) return;
     if (!this.ports.isActive()) return;
     this.#suspect(target, version);
   }

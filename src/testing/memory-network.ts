@@ -55,6 +55,8 @@ export class MemoryNetwork {
   /** Every request sent through the network, in order. */
   readonly requests: Array<{ from: string; method: string; url: string; at: number; kind: MessageKind }> = [];
   readonly #blocked = new Set<string>();
+  /** `from>to` → how many more requests on that path are lost. */
+  readonly #drops = new Map<string, number>();
 
   constructor(
     private readonly clock: Clock,
@@ -86,6 +88,11 @@ export class MemoryNetwork {
     this.#blocked.add(`${from}>${to}`);
   }
 
+  /** Loses the next `count` requests from `from` to `to` (the caller times out); later ones get through. */
+  drop(from: string, to: string, count: number): void {
+    this.#drops.set(`${from}>${to}`, count);
+  }
+
   /** Removes every block. */
   unblockAll(): void {
     this.#blocked.clear();
@@ -115,17 +122,23 @@ export class MemoryNetwork {
     if (target === undefined) return this.#fail('refuse', req);
     const outage = this.#down.get(target);
     if (outage !== undefined) return this.#fail(outage, req);
-    if (this.#blocked.has(`${from}>${target}`)) return this.#fail('hang', req);
+    const path = `${from}>${target}`;
+    if (this.#blocked.has(path)) return this.#fail('hang', req);
+    const drops = this.#drops.get(path) ?? 0;
+    if (drops > 0) {
+      this.#drops.set(path, drops - 1);
+      return this.#fail('hang', req);
+    }
     const cluster = this.#servers.get(target)!;
-    const path = req.url.slice(target.length);
+    const endpoint = req.url.slice(target.length);
     const auth = req.headers?.['authorization'] ?? '';
     return this.#delay(async () => {
       try {
-        if (path === 'clustershazbot/gossip' && req.method === 'POST') {
+        if (endpoint === 'clustershazbot/gossip' && req.method === 'POST') {
           return json(200, await cluster.handleGossip(auth, JSON.parse(req.body ?? 'null')));
         }
-        if (path === 'clustershazbot/list' && req.method === 'GET') return json(200, await cluster.handleList(auth));
-        if (path === 'clustershazbot/control' && req.method === 'POST') {
+        if (endpoint === 'clustershazbot/list' && req.method === 'GET') return json(200, await cluster.handleList(auth));
+        if (endpoint === 'clustershazbot/control' && req.method === 'POST') {
           await cluster.handleControl(auth, JSON.parse(req.body ?? 'null'));
           return json(200, { success: true });
         }
