@@ -8,10 +8,11 @@
  * JSON of the body (see canonical-json.ts), so neither key order nor
  * whitespace on the wire matters.
  */
-import { createHash, createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Random } from '../core/random.js';
 import { UnauthorizedError } from '../errors.js';
 import { canonicalJson, isPlainObject } from './canonical-json.js';
+import { hmacSha256 } from './hmac.js';
 
 /** Authorization scheme of signed gossip requests. */
 export const SIGNATURE_SCHEME = 'SHAZBOT-HMAC-SHA256';
@@ -81,7 +82,7 @@ export function signRequest(secret: string, targetUrl: string, body: unknown, t:
  */
 export function signRequestCanonical(secret: string, targetUrl: string, canonical: string, t: number, nonce: string): string {
   checkOwnParams(t, nonce);
-  const s = hmac(secret, requestStringToSign(targetUrl, t, nonce, canonical));
+  const s = hmacSha256(secret, requestStringToSign(targetUrl, t, nonce, canonical));
   return `${SIGNATURE_SCHEME} ${formatParams(t, nonce, s)}`;
 }
 
@@ -160,7 +161,7 @@ export function signReplySized(
   checkOwnParams(t, nonce);
   const rest = withoutSignature(body);
   const canonical = canonicalJson(rest);
-  const s = hmac(secret, replyStringToSign(responderUrl, requestNonce, t, nonce, canonical));
+  const s = hmacSha256(secret, replyStringToSign(responderUrl, requestNonce, t, nonce, canonical));
   const field = formatParams(t, nonce, s);
   // `,"signature":"<field>"}` (the field is ASCII and needs no escaping), or no comma after `{`.
   const text = `${canonical.slice(0, -1)}${canonical === '{}' ? '' : ','}"${REPLY_SIGNATURE_FIELD}":"${field}"}`;
@@ -258,22 +259,15 @@ function replyStringToSign(responderUrl: string, requestNonce: string, t: number
   return `clustershazbot-v1-reply\n${responderUrl}\n${requestNonce}\n${t}\n${n}\n${canonical}`;
 }
 
-/** HMAC keys of the secrets in use (a handful: the configured ones). */
-const hmacKeys = new Map<string, KeyObject>();
-
-function hmac(secret: string, data: string): string {
-  let key = hmacKeys.get(secret);
-  if (key === undefined) {
-    if (hmacKeys.size >= 64) hmacKeys.clear();
-    key = createSecretKey(Buffer.from(secret, 'utf8'));
-    hmacKeys.set(secret, key);
-  }
-  return createHmac('sha256', key).update(data, 'utf8').digest('base64url');
-}
-
 function sha256(text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest();
 }
+
+/** Characters of a base64url HMAC-SHA256 without padding. */
+const SIG_LENGTH = 43;
+/** Scratch space of {@link matchesAny} (used synchronously): no buffer per comparison. */
+const givenBytes = Buffer.alloc(SIG_LENGTH);
+const expectedBytes = Buffer.alloc(SIG_LENGTH);
 
 /**
  * Compares the expected base64url text with the presented one, so a
@@ -283,11 +277,12 @@ function sha256(text: string): Buffer {
  * have equal lengths as timingSafeEqual requires.
  */
 function matchesAny(secrets: readonly string[], toSign: string, presented: string): boolean {
-  const given = Buffer.from(presented, 'latin1');
+  if (presented.length !== SIG_LENGTH) return false;
+  givenBytes.write(presented, 0, 'latin1');
   let ok = false;
   for (const secret of secrets) {
-    const expected = Buffer.from(hmac(secret, toSign), 'latin1');
-    const same = expected.length === given.length && timingSafeEqual(expected, given);
+    expectedBytes.write(hmacSha256(secret, toSign), 0, 'latin1');
+    const same = timingSafeEqual(expectedBytes, givenBytes);
     ok = same || ok;
   }
   return ok;
