@@ -75,18 +75,24 @@ export function drawDistinct(random: Random, n: number, k: number, accept?: (i: 
  * production: its nonces are predictable.
  */
 export function seededRandom(seed: number): Random {
-  let a = 0x9e3779b9 ^ seed;
-  let b = 0x243f6a88 ^ Math.imul(seed, 0x85ebca6b);
-  let c = 0xb7e15162;
-  let d = 1;
+  // State in a typed array: uint32 values do not fit V8's small integers,
+  // so closure variables would box a fresh heap number on every draw (and a
+  // simulation draws millions).
+  const st = new Uint32Array(4);
+  st[0] = 0x9e3779b9 ^ seed;
+  st[1] = 0x243f6a88 ^ Math.imul(seed, 0x85ebca6b);
+  st[2] = 0xb7e15162;
+  st[3] = 1;
   const next = (): number => {
-    a >>>= 0; b >>>= 0; c >>>= 0; d >>>= 0;
+    const a = st[0]!;
+    const b = st[1]!;
+    const c = st[2]!;
+    const d = st[3]!;
     const t = (a + b + d) >>> 0;
-    d = (d + 1) >>> 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) >>> 0;
-    c = ((c << 21) | (c >>> 11)) >>> 0;
-    c = (c + t) >>> 0;
+    st[3] = d + 1;
+    st[0] = b ^ (b >>> 9);
+    st[1] = c + (c << 3);
+    st[2] = ((c << 21) | (c >>> 11)) + t;
     return t;
   };
   for (let i = 0; i < 15; i++) next();
