@@ -27,6 +27,7 @@ import { Dissemination } from './dissemination.js';
 import type { ClusterInfo, ClusterStats, HealthReport, ServerInfo } from './info.js';
 import { Emitter, type ClusterEvents, type ClusterStatus } from './events.js';
 import { FailureDetector } from './failure-detector.js';
+import { hotSettings, type HotSettings } from './hot-settings.js';
 import { fetchMasterList, MasterListError, putMasterList, type MasterListIo } from './master-list-client.js';
 import { choosePeer, type PeerPool } from './peer-selection.js';
 import type { EnginePorts, Outgoing } from './ports.js';
@@ -136,6 +137,8 @@ class ClusterEngine implements Cluster, EnginePorts {
   readonly #events: Emitter<ClusterEvents>;
   readonly #replay: ReplayGuard;
   readonly #limits: MessageLimits;
+  /** What every exchange reads of the configuration, shared across engines (see hot-settings.ts). */
+  readonly #hot: HotSettings;
   readonly #gossipUrl: string;
   #digest = new BucketedDigest();
   readonly #monitors = new Set<string>();
@@ -174,7 +177,8 @@ class ClusterEngine implements Cluster, EnginePorts {
     this.#events = new Emitter<ClusterEvents>(this.log);
     this.table = new MembershipTable(this.baseUrl);
     this.#replay = new ReplayGuard({ windowMs: config.signatureWindowMs, maxEntries: config.replayCacheSize });
-    this.#limits = { maxEntries: config.maxEntries, maxUrlLength: config.maxUrlLength, maxFutureMs: config.maxFutureMs };
+    this.#hot = hotSettings(config);
+    this.#limits = this.#hot.limits;
     this.#dissemination = new Dissemination(this);
     this.#detector = new FailureDetector(this, this.#dissemination);
     this.table.onEntryChange((before, after) => {
@@ -433,7 +437,7 @@ class ClusterEngine implements Cluster, EnginePorts {
 
   async handleGossipWire(authorization: string, body: unknown, raw?: string): Promise<{ reply: GossipMessage; text: string }> {
     this.#assertServing();
-    if (this.config.legacyAuth && this.#isRawSecret(authorization, this.config.secrets)) return this.#handleV1Gossip(body, raw);
+    if (this.#hot.legacyAuth && this.#isRawSecret(authorization, this.#hot.secrets)) return this.#handleV1Gossip(body, raw);
     let header: SignedParams;
     try {
       header = this.#authenticateGossip(authorization, body, raw);
@@ -468,7 +472,7 @@ class ClusterEngine implements Cluster, EnginePorts {
     reply['offline'] = list.offline;
     reply['online'] = list.online;
     if (probeOk !== undefined) reply['probeOk'] = probeOk;
-    const signed = signReplySized(this.config.secrets[0]!, this.#gossipUrl, header.n, reply, this.clock.now(), makeNonce(this.random));
+    const signed = signReplySized(this.#hot.secrets[0]!, this.#gossipUrl, header.n, reply, this.clock.now(), makeNonce(this.random));
     this.#stats.bytesOut += signed.bytes;
     return { reply: signed.reply as unknown as GossipMessage, text: signed.text };
   }
@@ -508,15 +512,15 @@ class ClusterEngine implements Cluster, EnginePorts {
     if (typeof authorization !== 'string' || authorization === '') throw new UnauthorizedError('missing signature');
     const header = parseSignedHeader(authorization);
     const now = this.clock.now();
-    if (Math.abs(now - header.t) > this.config.signatureWindowMs) throw new UnauthorizedError('stale signature timestamp');
+    if (Math.abs(now - header.t) > this.#hot.signatureWindowMs) throw new UnauthorizedError('stale signature timestamp');
     // The received text, when it is what the peer signed (this implementation
     // sends the canonical text); otherwise the canonical form of the parsed body.
-    if (typeof raw === 'string' && verifyRequestCanonical(this.config.secrets, this.#gossipUrl, raw, header)) {
+    if (typeof raw === 'string' && verifyRequestCanonical(this.#hot.secrets, this.#gossipUrl, raw, header)) {
       this.#stats.bytesIn += Buffer.byteLength(raw);
     } else {
       const canonical = canonicalJson(body);
       this.#stats.bytesIn += Buffer.byteLength(canonical);
-      if (!verifyRequestCanonical(this.config.secrets, this.#gossipUrl, canonical, header)) throw new UnauthorizedError('invalid signature');
+      if (!verifyRequestCanonical(this.#hot.secrets, this.#gossipUrl, canonical, header)) throw new UnauthorizedError('invalid signature');
     }
     const seen = this.#replay.check(header.t, header.n, now);
     if (seen === 'replayed') throw new UnauthorizedError('replayed request', 'REPLAYED');
@@ -640,7 +644,7 @@ class ClusterEngine implements Cluster, EnginePorts {
    */
   send(peer: string, out: Outgoing, timeoutMs: number): Promise<GossipExtras | undefined> {
     // Without legacyAuth a signed exchange is never 'refused' (see #sendSigned).
-    if (!this.config.legacyAuth) return this.#sendSigned(peer, out, timeoutMs) as Promise<GossipExtras | undefined>;
+    if (!this.#hot.legacyAuth) return this.#sendSigned(peer, out, timeoutMs) as Promise<GossipExtras | undefined>;
     return this.#sendLegacyAware(peer, out, timeoutMs);
   }
 
@@ -708,8 +712,8 @@ class ClusterEngine implements Cluster, EnginePorts {
     try {
       // The canonical text is both what is signed and what is sent, so the receiver can check the bytes it got.
       const text = canonicalJson(body);
-      const res = await this.#post(target, text, signRequestCanonical(this.config.secrets[0]!, target, text, t, nonce), timeoutMs);
-      if (this.config.legacyAuth && res.status === 401) {
+      const res = await this.#post(target, text, signRequestCanonical(this.#hot.secrets[0]!, target, text, t, nonce), timeoutMs);
+      if (this.#hot.legacyAuth && res.status === 401) {
         this.#observeExchange(peer, this.clock.now() - t, false);
         return 'refused';
       }
@@ -721,17 +725,17 @@ class ClusterEngine implements Cluster, EnginePorts {
       } catch {
         throw new Error('reply is not JSON');
       }
-      const signed = verifyReply(this.config.secrets, target, nonce, reply, res.body);
+      const signed = verifyReply(this.#hot.secrets, target, nonce, reply, res.body);
       if (signed === undefined) {
         this.#stats.signatureRejections++;
         throw new Error('reply signature invalid');
       }
       const now = this.clock.now();
-      if (Math.abs(now - signed.t) > this.config.signatureWindowMs) throw new Error('reply timestamp outside the signature window');
+      if (Math.abs(now - signed.t) > this.#hot.signatureWindowMs) throw new Error('reply timestamp outside the signature window');
       const entries = parseGossipMessage(reply, now, this.#limits);
       const extras = parseGossipExtras(reply, this.#limits);
       if (extras.digest === undefined) this.#legacyPeers.add(peer);
-      else this.#legacyPeers.delete(peer);
+      else if (this.#legacyPeers.size > 0) this.#legacyPeers.delete(peer);
       this.#merge(entries, !(extras.full || extras.digest === undefined));
       this.#lastContact.set(peer, now);
       this.#observeExchange(peer, now - t, true);
@@ -753,7 +757,7 @@ class ClusterEngine implements Cluster, EnginePorts {
       headers: { 'content-type': 'application/json', authorization },
       body: text,
       timeoutMs,
-      maxResponseBytes: this.config.maxResponseBytes,
+      maxResponseBytes: this.#hot.maxResponseBytes,
     }), timeoutMs);
     this.#stats.bytesIn += Buffer.byteLength(res.body);
     return res;

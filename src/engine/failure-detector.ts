@@ -5,6 +5,7 @@ import { Awareness } from '../swim/awareness.js';
 import type { ProbeRing } from '../swim/probe-ring.js';
 import { suspicionTimeoutMs } from '../swim/suspicion.js';
 import type { Dissemination } from './dissemination.js';
+import { hotSettings, type HotSettings } from './hot-settings.js';
 import type { EnginePorts } from './ports.js';
 
 interface Suspicion {
@@ -34,12 +35,15 @@ interface Suspicion {
 export class FailureDetector {
   readonly awareness: Awareness;
   readonly #suspicions = new Map<string, Suspicion>();
+  /** The probe timings, shared across engines (see hot-settings.ts). */
+  readonly #hot: HotSettings;
 
   constructor(
     private readonly ports: EnginePorts,
     private readonly dissemination: Dissemination,
   ) {
     this.awareness = new Awareness(ports.config.awarenessMax);
+    this.#hot = hotSettings(ports.config);
   }
 
   /** Starts the probe loop at a random phase within the first period. */
@@ -197,15 +201,16 @@ export class FailureDetector {
       const late = this.ports.clock.now() - due;
       // A timer that fires half a period late means this process was stalled
       // (GC, CPU starvation, SIGSTOP): trust our own verdicts a little less.
-      if (late > this.ports.config.probeIntervalMs / 2) this.awareness.apply(1);
-      this.#scheduleProbe(this.awareness.scale(this.ports.config.probeIntervalMs));
+      if (late > this.#hot.probeIntervalMs / 2) this.awareness.apply(1);
+      this.#scheduleProbe(this.awareness.scale(this.#hot.probeIntervalMs));
       await this.#probeRound();
     });
   }
 
   /** One protocol period: probe the ring's target, directly then indirectly. */
   async #probeRound(): Promise<void> {
-    const { table, clock, config } = this.ports;
+    const { table, clock } = this.ports;
+    const config = this.#hot;
     if (table.self()?.state !== 'online') return; // an offline server does not probe
     this.probeRounds++;
     const slot = Math.floor(clock.now() / config.probeIntervalMs);
