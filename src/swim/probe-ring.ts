@@ -15,10 +15,19 @@ const sharedRings = new WeakMap<object, RingData>();
  * Transitions already computed: from a ring's data, by `+url` or `-url`, to
  * the resulting data. Rings that make the same change to the same data end
  * up sharing one result, so thousands of simulated servers that all drop a
- * crashed member hold one copy of the new ring, not thousands. Keyed weakly:
- * data nobody holds any more is collected with its transitions.
+ * crashed member hold one copy of the new ring, not thousands.
+ *
+ * Both ends are weak. The source keys a WeakMap; the result is held through
+ * a WeakRef, because a strong result would keep its own transitions, and
+ * theirs, alive as long as the source lives: every ring a process ever had,
+ * back to the first one built from {@link EMPTY} (a module constant), which
+ * grew without bound with churn (O(N) per change; O(N^2) for a server that
+ * learns N members one by one: 1.2 GB left behind by
+ * the join benchmark of `bench:sim` at N = 10,000). A result nobody holds
+ * is collected; the next ring to make that change builds it again, with the
+ * same content (sharing saves memory and never changes what a ring holds).
  */
-const transitions = new WeakMap<RingData, Map<string, RingData>>();
+const transitions = new WeakMap<RingData, Map<string, WeakRef<RingData>>>();
 
 /**
  * Who probes whom: a shared, rotating permutation instead of SWIM's random
@@ -95,10 +104,10 @@ export class ProbeRing {
       next = new Map();
       transitions.set(this.#data, next);
     }
-    let data = next.get(key);
+    let data = next.get(key)?.deref();
     if (data === undefined) {
       data = make();
-      next.set(key, data);
+      next.set(key, new WeakRef(data));
     }
     return data;
   }
