@@ -59,7 +59,7 @@ function speedNote() {
     .map((r) => `${fmt(r.sim_us_per_server_round, 1)} µs at N = ${r.nodes.toLocaleString('en-US')}`).join(', ');
   const verdict = big === undefined ? 'not measured at N = 10,000 in this run'
     : `${fmt(big.sim_100_rounds_wall_s, 1)} s at N = 10,000: the target of at most 60 s is ${big.sim_100_rounds_wall_s <= 60 ? 'met' : 'not met'}`;
-  return `100 probe rounds (after 10 warm-up rounds), measured first in each size's process, before the other sections have grown its heap: ${verdict}. Wall time per server and round: ${perRound || 'n/a'}. ` +
+  return `100 probe rounds (after 10 warm-up rounds), measured first in each size's process, before any other section: ${verdict}. Wall time per server and round: ${perRound || 'n/a'}. ` +
     'The work per server and round does not grow with N (one exchange; the probe ring, digest and table lookups are O(log N) or O(1); the same 2.39 messages per server and round at every size in the table), so total work grows as N log N at most; ' +
     'where the cost per server and round differs between sizes, it is the cost of each step that differs, not the number of steps: the working set grows with N (the live heap row), and with it the cost of memory accesses and of garbage collection (and runs on a shared machine vary by about ±15 %: bench/speed-side-by-side.sh compares builds in alternating runs). ' +
     'Every message runs the production path: canonical JSON, HMAC-SHA256 (sign and verify, request and reply: four per exchange), the replay cache, validation and the merge. ' +
