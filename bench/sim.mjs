@@ -181,10 +181,11 @@ async function speed() {
 }
 
 const out = { nodes: N, seed: SEED, probe_interval_ms: P, antientropy_interval_ms: AE };
-// The simulator's own speed is measured first, while the process is fresh.
-// Measured last, after the other sections, the same 100 rounds at N = 10,000
-// took 73.5 s with a 1.5 GB live heap, against 46-59 s and 237 MB measured
-// alone (BENCHMARKS.md): that figure belonged to what ran before, not to them.
+// The simulator's own speed is measured first, while the process is fresh,
+// so that it measures the 100 rounds and nothing the other sections left
+// behind. Measured last, it once gave 73.5 s at N = 10,000 with 1.5 GB of
+// live heap, against 46-59 s and 237 MB alone: a leak since fixed
+// (src/swim/probe-ring.ts), found through the heap figure `progress` prints.
 let sp;
 if (!SKIP.has('speed')) {
   log(`[bench:sim] N=${N}: simulator speed, 100 rounds ...`);

@@ -22,8 +22,8 @@ const sharedRings = new WeakMap<object, RingData>();
  * theirs, alive as long as the source lives: every ring a process ever had,
  * back to the first one built from {@link EMPTY} (a module constant), which
  * grew without bound with churn (O(N) per change; O(N^2) for a server that
- * learns N members one by one: 1.2 GB left behind by
- * the join benchmark of `bench:sim` at N = 10,000). A result nobody holds
+ * learns N members one by one: 1.2 GB left behind by the join benchmark of
+ * `bench:sim` at N = 10,000). A result nobody holds
  * is collected; the next ring to make that change builds it again, with the
  * same content (sharing saves memory and never changes what a ring holds).
  */
