@@ -11,8 +11,8 @@ if [ $# -lt 3 ]; then echo "usage: $0 N REPS DIR..." >&2; exit 2; fi
 n=$1; reps=$2; shift 2
 for _ in $(seq 1 "$reps"); do
   for d in "$@"; do
-    line=$(cd "$d" && node --max-old-space-size=16384 --max-semi-space-size=512 --expose-gc bench/sim.mjs \
-      --nodes "$n" --json --skip reach,ae,pushpull,detect,false | tail -1)
+    # Each checkout's own `bench:sim` script, with the node flags it was measured with.
+    line=$(cd "$d" && npm run --silent bench:sim -- --nodes "$n" --json --skip reach,ae,pushpull,detect,false | tail -1)
     echo "$d $line"
   done
 done
