@@ -319,3 +319,137 @@ describe('resolveOptions', () => {
     expect(config.masterListUpdateAuth).toBeUndefined();
   });
 });
+
+describe('secret keys: 16 characters, or any non-empty length in 1.x compatibility mode', () => {
+  const LONG_A = 'A'.repeat(MIN_SECRET_LENGTH);
+  const LONG_B = 'b~'.repeat(20);
+  /** Where a problem is: the option, the key's position, what is wrong. */
+  type Problem = readonly [option: 'secret' | 'controlSecret', position: number | undefined, kind: 'short' | 'empty' | 'chars' | 'required'];
+  interface Case {
+    readonly name: string;
+    /** `SHAZBOT_SECRET` / option `secret` as a comma-separated string. */
+    readonly secret: string;
+    readonly control: string;
+    /** The keys accepted, when the case is valid. */
+    readonly accepted?: { readonly secrets: readonly string[]; readonly controlSecrets: readonly string[] };
+    /** The problems about either secret, when it is not. */
+    readonly problems?: readonly Problem[];
+  }
+  const STRICT: readonly Case[] = [
+    { name: 'long keys', secret: LONG_A, control: LONG_B, accepted: { secrets: [LONG_A], controlSecrets: [LONG_B] } },
+    { name: 'short gossip key', secret: 'k3y!8chr', control: LONG_B, problems: [['secret', 1, 'short']] },
+    { name: 'short control key', secret: LONG_A, control: 'c7rl#ctl', problems: [['controlSecret', 1, 'short']] },
+    { name: 'one character short of the rule', secret: 'a'.repeat(MIN_SECRET_LENGTH - 1), control: LONG_B, problems: [['secret', 1, 'short']] },
+    { name: 'empty gossip secret', secret: '', control: LONG_B, problems: [['secret', undefined, 'required']] },
+    { name: 'empty key in a rotation list', secret: `${LONG_A},`, control: ` ,${LONG_B}`, problems: [['secret', 2, 'empty'], ['controlSecret', 1, 'empty']] },
+    {
+      name: 'rotation lists mixing short and long keys',
+      secret: `${LONG_A},sh0rt~1,${LONG_B},x^`, control: `t!ny,${LONG_A}`,
+      problems: [['secret', 2, 'short'], ['secret', 4, 'short'], ['controlSecret', 1, 'short']],
+    },
+    { name: 'a long key with an interior space', secret: `${LONG_A} ${LONG_A}`, control: LONG_B, problems: [['secret', 1, 'chars']] },
+  ];
+  const LEGACY: readonly Case[] = [
+    { name: 'long keys', secret: LONG_A, control: LONG_B, accepted: { secrets: [LONG_A], controlSecrets: [LONG_B] } },
+    { name: 'short gossip key', secret: 'k3y!8chr', control: LONG_B, accepted: { secrets: ['k3y!8chr'], controlSecrets: [LONG_B] } },
+    { name: 'short control key', secret: LONG_A, control: 'c7rl#ctl', accepted: { secrets: [LONG_A], controlSecrets: ['c7rl#ctl'] } },
+    { name: 'one-character keys, trimmed', secret: ' q ', control: 'Z', accepted: { secrets: ['q'], controlSecrets: ['Z'] } },
+    { name: 'empty gossip secret', secret: '', control: 'c7rl#ctl', problems: [['secret', undefined, 'required']] },
+    { name: 'empty key in a rotation list', secret: 'k3y!8chr,', control: ' , ', problems: [['secret', 2, 'empty'], ['controlSecret', 1, 'empty'], ['controlSecret', 2, 'empty']] },
+    {
+      name: 'rotation lists mixing short and long keys',
+      secret: `${LONG_A},sh0rt~1,${LONG_B},x^`, control: `t!ny,${LONG_A}`,
+      accepted: { secrets: [LONG_A, 'sh0rt~1', LONG_B, 'x^'], controlSecrets: ['t!ny', LONG_A] },
+    },
+    // The character rules stay: no spaces, printable ASCII (commas separate keys).
+    { name: 'a short key with an interior space', secret: 'ab cd', control: LONG_B, problems: [['secret', 1, 'chars']] },
+    { name: 'a short non-ASCII key', secret: 'k3y\u00e9', control: 'c\ttl', problems: [['secret', 1, 'chars'], ['controlSecret', 1, 'chars']] },
+  ];
+
+  const ENV: Record<Problem[0], string> = { secret: 'SHAZBOT_SECRET', controlSecret: 'SHAZBOT_CONTROL_SECRET' };
+  /** The problem text expected at the start of each problem (`name` as the path reports it). */
+  function expectProblem(problems: readonly string[], name: string, position: number | undefined, kind: Problem[2]): void {
+    const prefix = kind === 'required' ? `${name}: is required` : `${name}: key #${position} ${{
+      short: `must be at least ${MIN_SECRET_LENGTH} characters: generate one with \`npx clustershazbot keygen\``,
+      empty: 'is empty',
+      chars: 'must be printable ASCII without spaces or commas',
+    }[kind]}`;
+    expect(problems.filter((p) => p.startsWith(prefix)), prefix).toHaveLength(1);
+  }
+  /** Runs one case through the env path and the options path; `legacyEnv`/`legacyOption` set the mode. */
+  function check(c: Case, legacyEnv: string | undefined, legacyOption: unknown): void {
+    const keys = [...c.secret.split(','), ...c.control.split(',')].map((k) => k.trim()).filter((k) => k.length > 0);
+    const noSecretIn = (problems: readonly string[], error: ConfigError): void => {
+      const text = [error.message, ...problems].join('\n');
+      for (const key of keys) expect(text, 'a problem echoes a key').not.toContain(key);
+    };
+    const env = validEnv({ SHAZBOT_SECRET: c.secret, SHAZBOT_CONTROL_SECRET: c.control, SHAZBOT_LEGACY_AUTH: legacyEnv });
+    const options: ClusterOptions = {
+      baseUrl: 'http://127.0.0.1:3000/', secret: c.secret, controlSecret: c.control, masterListUrl: 'http://127.0.0.1:4000/',
+      legacyAuth: legacyOption as boolean | undefined,
+    };
+    const legacyValid = legacyOption === undefined || typeof legacyOption === 'boolean';
+    if (c.accepted !== undefined) {
+      const fromEnv = resolveOptions(optionsFromEnv(env).options);
+      const fromOptions = resolveOptions(options);
+      for (const config of [fromEnv, fromOptions]) {
+        expect(config.secrets).toEqual(c.accepted.secrets);
+        expect(config.controlSecrets).toEqual(c.accepted.controlSecrets);
+        expect(config.legacyAuth).toBe(legacyOption === true);
+      }
+      return;
+    }
+    const paths: Array<[() => unknown, (option: Problem[0]) => string, string]> = [
+      [() => optionsFromEnv(env), (o) => ENV[o], 'SHAZBOT_LEGACY_AUTH'],
+      [() => resolveOptions(options), (o) => o, 'legacyAuth'],
+    ];
+    for (const [run, nameOf, legacyName] of paths) {
+      let caught: unknown;
+      try {
+        run();
+      } catch (e) {
+        caught = e;
+      }
+      expect(caught).toBeInstanceOf(ConfigError);
+      const error = caught as ConfigError;
+      const secretProblems = error.problems.filter((p) => p.startsWith(`${nameOf('secret')}:`) || p.startsWith(`${nameOf('controlSecret')}:`));
+      for (const [option, position, kind] of c.problems!) expectProblem(secretProblems, nameOf(option), position, kind);
+      expect(secretProblems).toHaveLength(c.problems!.length);
+      // Nothing else is wrong, except an invalid legacy flag, which is reported too.
+      expect(error.problems.length - secretProblems.length).toBe(legacyValid ? 0 : 1);
+      if (!legacyValid) expect(about(error.problems, legacyName)).toHaveLength(1);
+      noSecretIn(error.problems, error);
+    }
+  }
+
+  it.each(STRICT)('without legacy mode: $name', (c) => check(c, undefined, undefined));
+  it.each(STRICT)('with legacy mode off explicitly: $name', (c) => check(c, 'false', false));
+  // A legacy flag that is not a valid boolean gets the strict rule (and its own problem).
+  it.each(STRICT.filter((c) => c.accepted === undefined))('with an invalid legacy flag: $name', (c) => check(c, 'yes', 'true'));
+  it.each(LEGACY)('with legacy mode: $name', (c) => check(c, 'true', true));
+
+  it('takes short keys as arrays in legacy mode, and refuses them without it', () => {
+    const options: ClusterOptions = {
+      baseUrl: 'http://127.0.0.1:3000/', secret: ['k3y!8chr', LONG_A], controlSecret: [' c7rl#ctl '], masterListUrl: 'http://127.0.0.1:4000/',
+    };
+    const config = resolveOptions({ ...options, legacyAuth: true });
+    expect(config.secrets).toEqual(['k3y!8chr', LONG_A]);
+    expect(config.controlSecrets).toEqual(['c7rl#ctl']);
+    const problems = problemsOf(() => resolveOptions(options));
+    expect(problems).toHaveLength(2);
+    expectProblem(problems, 'secret', 1, 'short');
+    expectProblem(problems, 'controlSecret', 1, 'short');
+    // Empty strings and non-strings in an array are refused in either mode.
+    const bad = problemsOf(() => resolveOptions({ ...options, secret: ['', 5 as unknown as string], legacyAuth: true }));
+    expectProblem(bad, 'secret', 1, 'empty');
+    expectProblem(bad, 'secret', 2, 'empty');
+  });
+
+  it('the strict rule\'s problem says how to generate a key and where the upgrade path is', () => {
+    const problems = problemsOf(() => optionsFromEnv(validEnv({ SHAZBOT_SECRET: 'k3y!8chr' })));
+    expect(problems).toEqual([
+      'SHAZBOT_SECRET: key #1 must be at least 16 characters: generate one with `npx clustershazbot keygen` '
+      + '(during an upgrade from 1.x, SHAZBOT_LEGACY_AUTH=true accepts the 1.x fleet\'s shorter key: see docs/security.md)',
+    ]);
+  });
+});

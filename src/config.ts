@@ -13,9 +13,11 @@ export interface ClusterOptions {
   /**
    * Gossip secret(s) (`SHAZBOT_SECRET`). A comma-separated string or an array:
    * the first signs, any verifies, so keys can be rotated. Never sent on the wire.
+   * Each key: printable ASCII without spaces or commas, at least 16 characters
+   * (any non-empty length with `legacyAuth`, with a warning at start).
    */
   secret: string | readonly string[];
-  /** Control secret(s) (`SHAZBOT_CONTROL_SECRET`), presented as `Authorization: Bearer <secret>`. Same rotation rule. */
+  /** Control secret(s) (`SHAZBOT_CONTROL_SECRET`), presented as `Authorization: Bearer <secret>`. Same rotation and key rules. */
   controlSecret: string | readonly string[];
   /** Where the master server list is read at start and before each announce: `http(s)://` or `file://`. */
   masterListUrl: string;
@@ -126,7 +128,9 @@ export interface ClusterOptions {
    * (answered unsigned), control and offline-list requests authorised by the
    * raw control secret, and speak that format to peers that refuse signed
    * requests. 1.x sends the secret in plain text: use it only during the
-   * upgrade, over TLS. Logs a warning at start. @default false
+   * upgrade, over TLS. Logs a warning at start. Also accepts the fleet's
+   * existing keys shorter than 16 characters (1.x took any length), with a
+   * second warning at start naming them (see secret-strength.ts). @default false
    */
   legacyAuth?: boolean;
 }
@@ -178,8 +182,15 @@ export const DEFAULTS = {
   legacyAuth: false,
 } as const satisfies Required<Omit<ClusterOptions, 'baseUrl' | 'secret' | 'controlSecret' | 'masterListUrl' | 'masterListUpdateUrl' | 'masterListUpdateAuth'>>;
 
-/** Shortest secret accepted, in characters. `npx clustershazbot keygen`-style secrets are 43. */
+/**
+ * Shortest secret accepted, in characters, unless `legacyAuth` is on (1.x
+ * accepted any length, so a 1.x fleet's short secret is accepted, with a
+ * warning at start, during the upgrade). `npx clustershazbot keygen` secrets are 43.
+ */
 export const MIN_SECRET_LENGTH = 16;
+/** The problem of a key shorter than {@link MIN_SECRET_LENGTH} without legacy mode. */
+const TOO_SHORT = `must be at least ${MIN_SECRET_LENGTH} characters: generate one with \`npx clustershazbot keygen\``
+  + ' (during an upgrade from 1.x, SHAZBOT_LEGACY_AUTH=true accepts the 1.x fleet\'s shorter key: see docs/security.md)';
 
 /** Settings used as timer delays: capped at what a timer can wait. */
 const POSITIVE_MS = [
@@ -211,8 +222,11 @@ export function resolveOptions(options: ClusterOptions): ResolvedConfig {
   if (o.masterListUpdateAuth !== undefined && (typeof o.masterListUpdateAuth !== 'string' || /[\r\n]/.test(o.masterListUpdateAuth))) {
     problems.push('masterListUpdateAuth: must be a string without line breaks');
   }
-  const secrets = splitSecrets(problems, 'secret', o.secret);
-  const controlSecrets = splitSecrets(problems, 'controlSecret', o.controlSecret);
+  // Short keys only in 1.x compatibility mode, and only when it is really on (a
+  // legacyAuth that is not a boolean is reported below and gets the strict rule).
+  const anyLength = options.legacyAuth === true;
+  const secrets = splitSecrets(problems, 'secret', o.secret, anyLength);
+  const controlSecrets = splitSecrets(problems, 'controlSecret', o.controlSecret, anyLength);
 
   for (const k of POSITIVE_MS) checkNumber(problems, k, o[k], { min: 0, exclusiveMin: true, max: MAX_DELAY_MS });
   for (const k of POSITIVE_DURATIONS_MS) checkNumber(problems, k, o[k], { min: 0, exclusiveMin: true, max: TEN_YEARS_MS });
@@ -281,7 +295,14 @@ function checkUrl(problems: string[], name: string, value: unknown, schemes: str
   if (name === 'baseUrl' && (url.search !== '' || url.hash !== '')) problems.push(`${name}: must not have a query or fragment`);
 }
 
-function splitSecrets(problems: string[], name: string, value: unknown): string[] {
+/**
+ * Splits a secret option into its keys and checks each: trimmed, printable
+ * ASCII without spaces or commas, and at least {@link MIN_SECRET_LENGTH}
+ * characters unless `anyLength` (1.x compatibility mode), where any
+ * non-empty key passes. Problems name the key by position, never its value
+ * or length.
+ */
+function splitSecrets(problems: string[], name: string, value: unknown, anyLength: boolean): string[] {
   const list = typeof value === 'string' ? value.split(',') : Array.isArray(value) ? value : undefined;
   if (list === undefined || list.length === 0 || (list.length === 1 && list[0] === '')) {
     problems.push(`${name}: is required`);
@@ -291,7 +312,8 @@ function splitSecrets(problems: string[], name: string, value: unknown): string[
   list.forEach((raw: unknown, i) => {
     const s = typeof raw === 'string' ? raw.trim() : '';
     // Never echo a secret, not even a wrong one: say only what is wrong with it.
-    if (s.length < MIN_SECRET_LENGTH) problems.push(`${name}: key #${i + 1} must be at least ${MIN_SECRET_LENGTH} characters`);
+    if (s === '') problems.push(`${name}: key #${i + 1} is empty`);
+    else if (!anyLength && s.length < MIN_SECRET_LENGTH) problems.push(`${name}: key #${i + 1} ${TOO_SHORT}`);
     else if (/[\s,]/.test(s) || !/^[\x21-\x7e]+$/.test(s)) problems.push(`${name}: key #${i + 1} must be printable ASCII without spaces or commas`);
     else out.push(s);
   });

@@ -6,6 +6,7 @@ import { systemClock } from '../core/system-clock.js';
 import { cryptoRandom } from '../core/system-random.js';
 import { createHttpTransport } from '../core/http-transport.js';
 import { resolveOptions, type ClusterOptions, type ResolvedConfig } from '../config.js';
+import { warnIfShortSecrets } from '../secret-strength.js';
 import { NotStartedError, UnauthorizedError } from '../errors.js';
 import { HostAllowList } from '../membership/allow-list.js';
 import { BucketedDigest, bucketOf } from '../membership/digest.js';
@@ -341,6 +342,7 @@ class ClusterEngine implements Cluster, EnginePorts {
     safeLog(this.log, 'info', 'starting', { baseUrl: this.baseUrl, monitor: this.config.monitor });
     if (this.config.legacyAuth) {
       safeLog(this.log, 'warn', 'SHAZBOT_LEGACY_AUTH is on: 1.x peers send the gossip and control secrets in plain text, and this server does too when it talks to them. Turn it off once every server runs 2.x.');
+      warnIfShortSecrets(this.log, this.config);
     }
     const listed = await this.#bootstrap();
     if (this.#currentStatus() !== 'starting') return; // shut down while bootstrapping
