@@ -238,6 +238,7 @@ describe('resolveOptions', () => {
   const NUMERIC = [
     ...DELAYS, ...DURATIONS, 'gossipJitter', 'indirectProbes', 'pushFanout', 'expectedConfirmations', 'maxPiggyback',
     'retransmitMult', 'awarenessMax', 'suspicionMult', 'suspicionMaxMult', 'replayCacheSize', 'maxEntries', 'maxUrlLength', 'maxResponseBytes', 'fanout', 'monitorWeight',
+    'timelineSize', 'exchangeStatsPeers',
   ] as const;
 
   it('covers every numeric default', () => {

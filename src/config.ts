@@ -71,6 +71,20 @@ export interface ClusterOptions {
   maxFutureMs?: number;
   /** Largest reply body accepted from a peer or the master list, in bytes. @default 16_777_216 */
   maxResponseBytes?: number;
+  /**
+   * Membership events (up, suspect, down, left, operator offline/online) kept
+   * for the info view and the dashboard's timeline; older ones are dropped.
+   * Each costs about 100 bytes. 0 keeps none. @default 256
+   */
+  timelineSize?: number;
+  /**
+   * Most peers whose recent exchanges (latency, p99, failures over the last five
+   * minutes, up to 64 exchanges each) are kept for the info view and the
+   * dashboard; the least recently contacted is dropped first. A server talks to
+   * a few hundred peers in five minutes even in a 10,000-server fleet, at most
+   * about 1 kB each. 0 keeps none. @default 1_024
+   */
+  exchangeStatsPeers?: number;
   /** Weight of each online monitor against 1 for any other server when choosing a gossip partner (capped at half of all choices). @default 8 */
   monitorWeight?: number;
   /**
@@ -164,6 +178,8 @@ export const DEFAULTS = {
   maxUrlLength: 1_024,
   maxFutureMs: 3_600_000,
   maxResponseBytes: 16_777_216,
+  timelineSize: 256,
+  exchangeStatsPeers: 1_024,
   monitorWeight: 8,
   probeIntervalMs: 2_500,
   probeTimeoutMs: 500,
@@ -233,6 +249,8 @@ export function resolveOptions(options: ClusterOptions): ResolvedConfig {
   for (const k of NON_NEGATIVE_MS) checkNumber(problems, k, o[k], { min: 0, max: MAX_DELAY_MS });
   for (const k of POSITIVE_INTEGERS) checkNumber(problems, k, o[k], { min: 1, integer: true });
   checkNumber(problems, 'fanout', o.fanout, { min: 0, integer: true });
+  checkNumber(problems, 'timelineSize', o.timelineSize, { min: 0, max: 1_000_000, integer: true });
+  checkNumber(problems, 'exchangeStatsPeers', o.exchangeStatsPeers, { min: 0, max: 1_000_000, integer: true });
   for (const k of ['indirectProbes', 'pushFanout', 'expectedConfirmations'] as const) checkNumber(problems, k, o[k], { min: 0, integer: true });
   for (const k of ['maxPiggyback', 'retransmitMult', 'awarenessMax'] as const) checkNumber(problems, k, o[k], { min: 1, integer: true });
   checkNumber(problems, 'suspicionMult', o.suspicionMult, { min: 0, exclusiveMin: true });

@@ -87,4 +87,72 @@ describe('health, info, stats and exchange observers (virtual time)', () => {
     await w.clock.advance(2_000);
     expect(seen.length).toBe(n);
   });
+
+  it('keeps a timeline of what this server saw: joins, operator offline/online, a leave, a crash with its suspicion', async () => {
+    const w = world(14);
+    const fast = { probeIntervalMs: 500, probeTimeoutMs: 200, indirectProbeTimeoutMs: 300, suspicionMult: 1 };
+    const cs = [0, 1, 2, 3].map((i) => w.make(i, fast));
+    for (const c of cs) await Promise.all([c.start(), w.clock.advance(100)]);
+    await w.clock.advance(5_000);
+    const [a, b, c, d] = cs as [typeof cs[0], typeof cs[0], typeof cs[0], typeof cs[0]];
+    const t0 = w.clock.now();
+    await b.handleControl(`Bearer ${CONTROL}`, { message: 'control', online: false });
+    await w.clock.advance(3_000);
+    await b.handleControl(`Bearer ${CONTROL}`, { message: 'control', online: true });
+    await w.clock.advance(3_000);
+    await Promise.all([c.shutdown(), w.clock.advance(6_000)]);
+    w.net.setDown(d.baseUrl, 'refuse');
+    await w.clock.advance(30_000);
+
+    const info = a.info();
+    const short = info.events.map((e) => `${e.kind}:${e.cause}:${e.self ? 'self' : e.baseUrl}`);
+    expect(short[0]).toBe('up:started:self');
+    for (const x of [b, c, d]) expect(short).toContain(`up:first-seen:${x.baseUrl}`);
+    const after = info.events.filter((e) => e.at >= t0).map((e) => `${e.kind}:${e.cause}:${e.baseUrl}`);
+    expect(after.filter((e) => !e.startsWith('suspect:') && !e.startsWith('down:'))).toEqual([
+      `operator-offline:admin:${b.baseUrl}`,
+      `operator-online:admin:${b.baseUrl}`,
+      `left:shutdown:${c.baseUrl}`,
+    ]);
+    // The crash: suspected (by a's own probes or reported by b), then declared failed, in that order.
+    const aboutD = info.events.filter((e) => e.baseUrl === d.baseUrl && e.at >= t0);
+    expect(aboutD.map((e) => e.kind)).toEqual(['suspect', 'down']);
+    for (const e of aboutD) expect(e.by === a.baseUrl ? ['probe-failed', 'suspicion-timeout'] : ['reported']).toContain(e.cause);
+    // Positions increase and times never go backwards.
+    for (let i = 1; i < info.events.length; i++) {
+      expect(info.events[i]!.seq).toBeGreaterThan(info.events[i - 1]!.seq);
+      expect(info.events[i]!.at).toBeGreaterThanOrEqual(info.events[i - 1]!.at);
+    }
+
+    // Exchange statistics: b answered recently; d's recent exchanges failed; totals add up.
+    const rowOf = (url: string) => info.servers.find((s) => s.baseUrl === url)!;
+    expect(rowOf(a.baseUrl).exchanges).toBeUndefined();
+    const xb = rowOf(b.baseUrl).exchanges!;
+    expect(xb.samples).toBeGreaterThan(5);
+    expect(xb.lastOk).toBe(true);
+    expect(xb.p99Ms).not.toBeNull();
+    expect(xb.recentMs.length).toBeGreaterThan(0);
+    const xd = rowOf(d.baseUrl).exchanges!;
+    expect(xd.failures).toBeGreaterThan(0);
+    expect(xd.recentMs).toContain(null);
+    const sum = info.servers.reduce((n, s) => n + (s.exchanges?.samples ?? 0), 0);
+    expect(info.exchanges).toMatchObject({ windowMs: 300_000, samples: sum });
+    expect(info.exchanges.failures).toBeGreaterThanOrEqual(xd.failures);
+  });
+
+  it('keeps at most timelineSize events, and none (nor exchange statistics) when both are 0', async () => {
+    const w = world(15);
+    const small = w.make(0, { timelineSize: 2 });
+    const none = w.make(1, { timelineSize: 0, exchangeStatsPeers: 0 });
+    const others = [2, 3, 4].map((i) => w.make(i));
+    for (const c of [small, none, ...others]) await Promise.all([c.start(), w.clock.advance(100)]);
+    await w.clock.advance(5_000);
+    const events = small.info().events;
+    expect(events).toHaveLength(2);
+    expect(events[1]!.seq).toBeGreaterThanOrEqual(5); // started + four first-seen, only the last two kept
+    expect(none.info().events).toEqual([]);
+    expect(none.info().exchanges).toMatchObject({ peers: 0, samples: 0 });
+    expect(none.info().servers.every((s) => s.exchanges === undefined)).toBe(true);
+    expect(none.stats().exchanges).toBeGreaterThan(0);
+  });
 });

@@ -1,4 +1,6 @@
 import type { ClusterStatus } from './events.js';
+import type { ExchangeSummary, ExchangeTotals } from './exchange-stats.js';
+import type { TimelineEvent } from './timeline.js';
 import type { OfflineReason, ServerState } from '../membership/entry.js';
 
 /**
@@ -20,6 +22,11 @@ export interface ServerInfo {
   readonly lastContactAt: number | null;
   /** Whether this entry is the answering server itself. */
   readonly self: boolean;
+  /**
+   * This server's exchanges with it over the recent window (latency, p99,
+   * failures, recent series); absent when there were none, and for this server.
+   */
+  readonly exchanges?: ExchangeSummary;
 }
 
 /** Counters since this instance was created. */
@@ -68,6 +75,13 @@ export interface ClusterInfo {
   readonly counts: Readonly<Record<ServerState, number>>;
   readonly config: ConfigSummary;
   readonly stats: ClusterStats;
+  /**
+   * Recent membership events as this server saw them, oldest first: at most
+   * `timelineSize` of them (older ones are dropped).
+   */
+  readonly events: readonly TimelineEvent[];
+  /** Every peer's exchanges over the recent window, taken together. */
+  readonly exchanges: ExchangeTotals;
 }
 
 /** `GET /clustershazbot/health`: public, no membership data. */
