@@ -106,7 +106,7 @@ describe('dashboard in Chromium', () => {
     const counts = ['online', 'suspect', 'offline'].map((k) => `${k}:${Object.values(states).filter((v) => v === k).length}`).join(' ');
     return seen(page!.waitForFunction(
       (expected) => {
-        const rows = Array.from(document.querySelectorAll('tr[data-server]'))
+        const rows = Array.from(document.querySelectorAll('#servers tr[data-server]'))
           .map((r) => `${r.getAttribute('data-server')}=${r.getAttribute('data-state')}`).join(' ');
         const shown = ['online', 'suspect', 'offline'].map((k) => `${k}:${document.getElementById(`count-${k}`)?.textContent}`).join(' ');
         return `${rows} | ${shown}` === expected;
@@ -171,7 +171,21 @@ describe('dashboard in Chromium', () => {
     expect(await page.textContent('#base-url')).toBe(A().baseUrl);
     expect(await page.textContent('#cfg-probeIntervalMs')).toBe('200 ms');
     expect(await page.getAttribute('tr[data-self="true"]', 'data-server')).toBe(A().baseUrl);
-    expect(await page.locator('tr[data-self="true"] td').last().textContent()).toBe('this server');
+    expect(await page.locator('tr[data-self="true"] td.contact').textContent()).toBe('this server');
+    // The timeline starts with this server's start and the others first seen, newest first.
+    await seen(page.waitForFunction(
+      (n) => document.querySelectorAll('#timeline tr[data-kind="up"]').length >= n, servers.length, { timeout: DEADLINE_MS, polling: 100 },
+    ));
+    expect(await page.locator('#timeline tr[data-kind="up"]').last().locator('.why').textContent()).toBe('this server started');
+    // Each peer's row gets an exchange chart: a bar per recent exchange (at most 30), and its figures.
+    // (No assertion that none failed: a 100 ms probe timeout can expire on a busy machine.)
+    for (const peer of [servers[1]!, C()]) {
+      const row = page.locator(`#servers tr[data-server="${peer.baseUrl}"]`);
+      await seen(row.locator('.chart .bar:not(.failed)').first().waitFor({ timeout: DEADLINE_MS }));
+      expect(await row.locator('.chart .bar').count()).toBeLessThanOrEqual(30);
+      expect(await row.locator('.figures').textContent()).toMatch(/^last (\d+(\.\d)? ms|failed) · p99 \d+(\.\d)? ms\d+ failed of \d+$/);
+    }
+    expect(await page.textContent('#xchg-p99')).toMatch(/^\d+(\.\d)? ms$/);
     expect(await page.textContent('#updated')).toMatch(/^updated \d{4}-\d\d-\d\dT/);
     expect(await page.isHidden('#banner')).toBe(true);
     expect(problems).toEqual([]);
@@ -183,6 +197,20 @@ describe('dashboard in Chromium', () => {
     const row = page!.locator('tr[data-state="offline"]');
     expect(await row.getAttribute('data-server')).toBe(C().baseUrl);
     expect(await row.locator('.badge').textContent()).toBe('offline (failed)');
+    // What happened, in order: C suspected, then declared failed, with the reasons; the glance shows it last.
+    await seen(page!.waitForSelector(`#timeline tr[data-kind="down"][data-server="${C().baseUrl}"]`, { timeout: DEADLINE_MS }));
+    const aboutC = await page!.$$eval(`#timeline tr[data-server="${C().baseUrl}"]`, (rows) =>
+      rows.map((r) => `${r.getAttribute('data-kind')}: ${r.querySelector('.why')?.textContent}`).reverse());
+    expect(aboutC[0]).toBe('up: first seen');
+    // Usually A sees the suspicion before the failure; the failure may also be the first news A gets.
+    const suspicion = /^suspect: (no answer to direct and indirect probes from this server|suspected by 127\.0\.0\.1:\d+)$/;
+    const failure = /^down: (suspicion not refuted in time|declared failed by 127\.0\.0\.1:\d+)$/;
+    expect(aboutC.slice(1).map((e) => (suspicion.test(e) ? 'suspect' : failure.test(e) ? 'down' : e)).join(' ')).toMatch(/^(suspect )?down$/);
+    expect(await page!.textContent('#last-event')).toMatch(/^down 127\.0\.0\.1:\d+ \d+\.\d s ago$/);
+    // A's exchanges with C failed since: its chart shows red bars and counts them.
+    const cRow = page!.locator(`#servers tr[data-server="${C().baseUrl}"]`);
+    await seen(cRow.locator('.chart .bar.failed').first().waitFor({ timeout: DEADLINE_MS }));
+    expect(await cRow.locator('.figures .bad').textContent()).toMatch(/^[1-9]\d* failed of \d+$/);
     expect(loads).toBe(1);
     expect(problems).toEqual([]);
   });

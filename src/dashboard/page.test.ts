@@ -66,10 +66,20 @@ describe('dashboardPage', () => {
     expect(html).toContain('<title>clustershazbot dashboard</title>');
     expect(html).toContain('<meta charset="utf-8">');
     expect(html).toContain('prefers-color-scheme:dark');
-    for (const id of ['status', 'updated', 'banner', 'servers', 'base-url', 'cfg-probeIntervalMs', 'cfg-gossipIntervalMs', 'stat-exchanges']) {
-      expect(html).toContain(`id="${id}"`);
+    for (const id of [
+      'status', 'updated', 'banner', 'servers', 'base-url', 'cfg-probeIntervalMs', 'cfg-gossipIntervalMs', 'stat-exchanges',
+      'count-online', 'count-suspect', 'count-offline', 'xchg-p99', 'xchg-detail', 'last-event', 'timeline', 'timeline-count',
+    ]) {
+      expect(html.match(new RegExp(`id="${id}"`, 'g')), id).toHaveLength(1);
     }
-    expect(html.match(/<th scope="col">/g)).toHaveLength(5);
+    // Timeline: when, event, server, why; servers: server, state, monitor, version, last contact, exchanges.
+    expect(html.match(/<th scope="col">/g)).toHaveLength(10);
+  });
+
+  it('styles only through classes and CSSOM properties: no style attribute, which the CSP would block', () => {
+    const script = inline(html, 'script')[0]!;
+    expect(html).not.toMatch(/<[^>]*\sstyle\s*=/i);
+    expect(script).not.toMatch(/setAttribute\(\s*'style'|\.style\s*=|cssText/);
   });
 
   it('is the same on every call', () => {
