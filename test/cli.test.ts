@@ -207,6 +207,14 @@ describe('status, watch and control against a cluster with the info route (node:
     expect(json.servers.map((s) => s.baseUrl)).toEqual(urls);
   });
 
+  it('takes the first key of a rotation list, as the servers do', async () => {
+    const run = await cli(['status', urls[0]!, '--json'], { env: { SHAZBOT_CONTROL_SECRET: `${CONTROL},old-control-secret-0123456789` } });
+    expect(run.code).toBe(0);
+    expect(parseReport(run.stdout)).toMatchObject({ source: 'info', offlineIncluded: true });
+    const wrongFirst = await cli(['status', urls[0]!], { env: { SHAZBOT_CONTROL_SECRET: `not-the-secret-42,${CONTROL}` } });
+    expect(wrongFirst.code).toBe(1);
+  });
+
   it('status with a wrong secret exits 1 without showing the secret', async () => {
     const run = await cli(['status', urls[0]!], { env: { SHAZBOT_CONTROL_SECRET: 'not-the-secret-42' } });
     expect(run).toMatchObject({ code: 1, stdout: '' });

@@ -18,15 +18,24 @@ type Stdin = NonNullable<CliIo['stdin']>;
  */
 export async function readControlSecret(io: CliIo, options: { secretStdin: boolean; prompt: boolean }): Promise<string | undefined> {
   const fromEnv = io.env[CONTROL_SECRET_ENV];
-  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  if (fromEnv !== undefined && fromEnv !== '') return firstKey(fromEnv);
   const stdin = io.stdin;
   if (options.secretStdin && stdin === undefined) throw new CliError(EXIT.usage, '--secret-stdin: there is no stdin to read');
   if (stdin === undefined || !(options.secretStdin || options.prompt)) return undefined;
   const hidden = stdin.isTTY === true && typeof stdin.setRawMode === 'function';
   if (!options.secretStdin && !hidden) return undefined;
-  const secret = hidden ? await promptHidden(stdin, io.stderr) : await readLine(stdin);
+  const secret = firstKey(hidden ? await promptHidden(stdin, io.stderr) : await readLine(stdin));
   if (secret === '') throw new CliError(EXIT.usage, 'the control secret is empty');
   return secret;
+}
+
+/**
+ * The key a tool sends: the first of a comma-separated rotation list, as
+ * servers read `SHAZBOT_CONTROL_SECRET` (the first key is the current one,
+ * any key verifies), so the same value works on both sides during a rotation.
+ */
+function firstKey(value: string): string {
+  return value.split(',')[0]!.trim();
 }
 
 /** Reads up to the first newline (or the end) of a non-terminal stream, then stops reading. */
