@@ -8,4 +8,7 @@ if (!existsSync(entry)) {
   process.exit(1);
 }
 const { runDemo } = await import(entry.href);
-process.exitCode = await runDemo({ once: process.argv.includes('--once') });
+const code = await runDemo({ once: process.argv.includes('--once') });
+// Every server has exited by now: exit once stdout is flushed, without waiting for idle sockets to time out.
+process.exitCode = code;
+process.stdout.write('', () => process.exit(code));
