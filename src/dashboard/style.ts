@@ -33,7 +33,7 @@ thead th{background:var(--head)}tbody th{font-weight:normal}
 .badge.offline,.badge.down{background:var(--bad-bg);color:var(--bad-fg)}
 .badge.left,.badge.operator-offline{background:var(--info-bg);color:var(--info-fg)}
 .tag{margin-left:.5rem;padding:0 .4rem;border:1px solid var(--line);border-radius:4px;font-size:.8rem;color:var(--muted)}
-.scroll{max-height:22rem;overflow-y:auto;border:1px solid var(--line);border-radius:6px}
+.scroll{max-height:32rem;overflow-y:auto;border:1px solid var(--line);border-radius:6px}
 .scroll table th,.scroll table td{border-bottom-color:var(--line)}
 .when{white-space:nowrap;font-variant-numeric:tabular-nums}
 .exchanges{display:flex;gap:.6rem;align-items:center;white-space:nowrap}
