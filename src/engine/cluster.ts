@@ -27,13 +27,12 @@ import type { ControlMessage, GossipMessage, ServerList } from '../types.js';
 import { Dissemination } from './dissemination.js';
 import type { ClusterInfo, ClusterStats, HealthReport, ServerInfo } from './info.js';
 import { Emitter, type ClusterEvents, type ClusterStatus } from './events.js';
-import { EXCHANGE_WINDOW_MS, ExchangeStats } from './exchange-stats.js';
 import { FailureDetector } from './failure-detector.js';
 import { hotSettings, type HotSettings } from './hot-settings.js';
+import { Insight } from './insight.js';
 import { fetchMasterList, MasterListError, putMasterList, type MasterListIo } from './master-list-client.js';
 import { choosePeer, type PeerPool } from './peer-selection.js';
 import type { EnginePorts, Outgoing } from './ports.js';
-import { classifyChange, Timeline } from './timeline.js';
 
 /** The collaborators of a cluster instance; each defaults to the real one. */
 export interface ClusterDeps {
@@ -163,10 +162,8 @@ class ClusterEngine implements Cluster, EnginePorts {
   /** When each peer last answered one of our exchanges with a valid signed reply. */
   readonly #lastContact = new Map<string, number>();
   readonly #exchangeObservers = new Set<(peer: string, ms: number, ok: boolean) => void>();
-  /** Membership events as this server saw them, for the info view. */
-  readonly #timeline: Timeline;
-  /** Recent exchanges per peer, for the info view. */
-  readonly #exchangeStats: ExchangeStats;
+  /** The timeline and exchange statistics of the info view. */
+  readonly #insight: Insight;
   readonly #stats = {
     exchanges: 0, exchangeFailures: 0, antiEntropyRounds: 0, bytesIn: 0, bytesOut: 0, signatureRejections: 0,
   };
@@ -188,24 +185,19 @@ class ClusterEngine implements Cluster, EnginePorts {
     this.#limits = this.#hot.limits;
     this.#dissemination = new Dissemination(this);
     this.#detector = new FailureDetector(this, this.#dissemination);
-    this.#timeline = new Timeline(config.timelineSize);
-    this.#exchangeStats = new ExchangeStats(EXCHANGE_WINDOW_MS, config.exchangeStatsPeers);
     this.table.onEntryChange((before, after) => {
       if (before !== undefined) this.#digest.remove(before);
       if (after !== undefined) this.#digest.add(after);
       const url = (after ?? before)!.baseUrl;
       if (url !== this.baseUrl && after !== undefined && after.state !== 'offline' && after.monitor) this.#monitors.add(url);
       else this.#monitors.delete(url);
-      if (after === undefined) {
-        this.#lastContact.delete(url);
-        this.#exchangeStats.forget(url);
-      }
-      const event = classifyChange(before, after, this.baseUrl);
-      if (event !== undefined) this.#timeline.record(this.clock.now(), url, url === this.baseUrl, event);
+      if (after === undefined) this.#lastContact.delete(url);
       if (url !== this.baseUrl && after?.state === 'offline' && after.reason === 'failed') this.#failed.add(url);
       else this.#failed.delete(url);
       this.#detector.onChange(before, after);
     });
+    this.#insight = new Insight(this.table, this.clock, this.baseUrl, config);
+    this.#exchangeObservers.add(this.#insight.observeExchange);
     if (deps.snapshot !== undefined) this.#restore(deps.snapshot);
   }
 
@@ -312,7 +304,7 @@ class ClusterEngine implements Cluster, EnginePorts {
     const servers: ServerInfo[] = this.table.entries().map((e) => {
       counts[e.state]++;
       const self = e.baseUrl === this.baseUrl;
-      const exchanges = self ? undefined : this.#exchangeStats.summary(e.baseUrl, now);
+      const exchanges = self ? undefined : this.#insight.exchangesWith(e.baseUrl, now);
       return {
         baseUrl: e.baseUrl, state: e.state, ...(e.reason === undefined ? {} : { reason: e.reason }), monitor: e.monitor,
         version: e.lastUpdate, lastContactAt: self ? null : (this.#lastContact.get(e.baseUrl) ?? null), self,
@@ -332,8 +324,8 @@ class ClusterEngine implements Cluster, EnginePorts {
         masterList: redactUrl(c.masterListUrl), announces: c.masterListUpdateUrl !== undefined,
       },
       stats: this.stats(),
-      events: this.#timeline.events(),
-      exchanges: this.#exchangeStats.totals(now),
+      events: this.#insight.events(),
+      exchanges: this.#insight.exchangeTotals(now),
     };
   }
 
@@ -784,7 +776,6 @@ class ClusterEngine implements Cluster, EnginePorts {
   }
 
   #observeExchange(peer: string, ms: number, ok: boolean): void {
-    this.#exchangeStats.record(peer, this.clock.now(), ms, ok);
     for (const observer of this.#exchangeObservers) {
       try {
         observer(peer, ms, ok);
