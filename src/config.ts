@@ -74,15 +74,16 @@ export interface ClusterOptions {
   /**
    * Membership events (up, suspect, down, left, operator offline/online) kept
    * for the info view and the dashboard's timeline; older ones are dropped.
-   * Each costs about 100 bytes. 0 keeps none. @default 256
+   * 0 keeps none. @default 256
    */
   timelineSize?: number;
   /**
    * Most peers whose recent exchanges (latency, p99, failures over the last five
    * minutes, up to 64 exchanges each) are kept for the info view and the
-   * dashboard; the least recently contacted is dropped first. A server talks to
-   * a few hundred peers in five minutes even in a 10,000-server fleet, at most
-   * about 1 kB each. 0 keeps none. @default 1_024
+   * dashboard; the least recently contacted is dropped first. At rest with the
+   * default periods a server starts about 130 exchanges in five minutes (120
+   * probe periods, 10 anti-entropy rounds), so at rest it tracks at most that
+   * many peers whatever the fleet's size; churn adds pushes. 0 keeps none. @default 1_024
    */
   exchangeStatsPeers?: number;
   /** Weight of each online monitor against 1 for any other server when choosing a gossip partner (capped at half of all choices). @default 8 */

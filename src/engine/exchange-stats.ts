@@ -6,8 +6,8 @@
  *
  * Bounded twice: each peer keeps at most {@link SAMPLES_PER_PEER} samples,
  * none older than the window, and at most `maxPeers` peers are tracked (the
- * one updated least recently goes first). A server of a 10,000-server fleet
- * talks to a few hundred peers in a window, so a few hundred kilobytes at most.
+ * one updated least recently goes first), so memory stays below
+ * `maxPeers` × {@link SAMPLES_PER_PEER} samples however large the fleet.
  */
 
 /** Samples kept per peer: the p99 is over at most this many exchanges. */

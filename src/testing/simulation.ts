@@ -39,8 +39,8 @@ export interface SimulationOptions {
    * of thousands of entries would dominate a large run. Nodes keep no
    * timeline and no exchange statistics (`timelineSize: 0`,
    * `exchangeStatsPeers: 0`) unless given them here: they change no
-   * behaviour, and 10,000 nodes each keeping hundreds of events and peers
-   * would take gigabytes.
+   * behaviour, and their memory would be multiplied by the number of nodes
+   * (up to 256 events and 1,024 peers × 64 samples each at the defaults).
    */
   options?: (i: number) => Partial<ClusterOptions>;
   /**
