@@ -463,7 +463,7 @@ class ClusterEngine implements Cluster, EnginePorts {
     // A message without any of our optional fields comes from a seed-format
     // peer: it sent its whole list and expects ours.
     const seedFormat = !extras.ping && extras.digest === undefined && extras.probe === undefined;
-    const corrections = this.#merge(entries, !(seedFormat || extras.full || extras.want !== undefined));
+    const corrections = this.#merge(entries, seedFormat || extras.full || extras.want !== undefined ? this.#passOnWholeLists() : true);
     const probeOk = extras.probe === undefined ? undefined : await this.#probeFor(extras.probe);
     const mine = this.#digest.toString();
     const differs = extras.digest !== undefined && extras.digest !== mine;
@@ -473,7 +473,7 @@ class ClusterEngine implements Cluster, EnginePorts {
     let answer: MemberEntry[];
     if (full) answer = this.table.entries();
     else if (extras.want !== undefined) answer = this.#entriesIn(extras.want);
-    else answer = [...corrections, ...this.#dissemination.take()];
+    else answer = [...corrections, ...this.#dissemination.take(entries)];
     // Keys in canonical (sorted) order, which lets canonicalJson take its fast path.
     const list = toServerList(answer);
     const reply: Record<string, unknown> = {};
@@ -497,7 +497,7 @@ class ClusterEngine implements Cluster, EnginePorts {
   #handleV1Gossip(body: unknown, raw: string | undefined): { reply: GossipMessage; text: string } {
     const entries = parseGossipMessage(body, this.clock.now(), this.#limits);
     this.#stats.bytesIn += raw === undefined ? Buffer.byteLength(JSON.stringify(body)) : Buffer.byteLength(raw);
-    this.#merge(entries, false);
+    this.#merge(entries, this.#passOnWholeLists());
     const reply: GossipMessage = { message: 'gossip', ...toServerList(this.table.entries()) };
     const text = JSON.stringify(reply);
     this.#stats.bytesOut += Buffer.byteLength(text);
@@ -691,7 +691,7 @@ class ClusterEngine implements Cluster, EnginePorts {
       }
       if (res.status < 200 || res.status > 299) throw new Error(`HTTP ${res.status}`);
       const now = this.clock.now();
-      this.#merge(parseGossipMessage(JSON.parse(res.body), now, this.#limits), false);
+      this.#merge(parseGossipMessage(JSON.parse(res.body), now, this.#limits), this.#passOnWholeLists());
       this.#legacyPeers.add(peer);
       this.#lastContact.set(peer, now);
       this.#observeExchange(peer, now - t, true);
@@ -748,7 +748,7 @@ class ClusterEngine implements Cluster, EnginePorts {
       const extras = parseGossipExtras(reply, this.#limits);
       if (extras.digest === undefined) this.#legacyPeers.add(peer);
       else if (this.#legacyPeers.size > 0) this.#legacyPeers.delete(peer);
-      this.#merge(entries, !(extras.full || extras.digest === undefined));
+      this.#merge(entries, extras.full || extras.digest === undefined ? this.#passOnWholeLists() : true);
       this.#lastContact.set(peer, now);
       this.#observeExchange(peer, now - t, true);
       return extras;
@@ -820,6 +820,26 @@ class ClusterEngine implements Cluster, EnginePorts {
       }
     }
     return corrections;
+  }
+
+  /**
+   * Whether the news in a whole list (a reply to a digest that differed, a
+   * push after one, a seed-format or 1.x exchange) is passed on like any
+   * other change. It is, once this server runs: only the changes it did not
+   * know are queued, so a whole list costs no more to pass on than the same
+   * news arriving one by one. A server still starting does not: it is the
+   * one catching up, and what it learns is old news to the cluster.
+   *
+   * Not passing them on left joins stranded in a fleet that starts together:
+   * a newcomer tells its bootstrap fan-out (20 servers) directly, but only
+   * the few that got its entry piggybacked (the retransmit limit, 8 at
+   * N = 30) spread it; the others learned it from its whole list and kept
+   * quiet. About one run in five a server heard of some newcomer only at the
+   * next anti-entropy round, 30 s later (issue 15; the cold-start section of
+   * bench:sim reproduces it).
+   */
+  #passOnWholeLists(): boolean {
+    return this.#status === 'running';
   }
 
   applyOwnChange(change: MemberChange | undefined): void {

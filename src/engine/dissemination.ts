@@ -32,11 +32,23 @@ export class Dissemination {
     this.#schedule(0);
   }
 
-  /** Up to `maxPiggyback` queued changes for one outgoing message, fewest-sent first. */
-  take(): MemberEntry[] {
+  /**
+   * Up to `maxPiggyback` queued changes for one outgoing message, fewest-sent
+   * first. For a reply, `received` are the entries the request carried:
+   * queued changes the requester just sent (or has newer) are not echoed back
+   * and do not use up their retransmissions. Without this, a server that
+   * learned a change from a push spent most of its retransmissions answering
+   * the very servers that were pushing it, all within milliseconds, and the
+   * change could die out before reaching everyone (issue 15).
+   */
+  take(received?: readonly MemberEntry[]): MemberEntry[] {
     if (this.#queue.size === 0) return [];
     const n = this.ports.table.upPeerCount() + 1;
-    return this.#queue.take(this.ports.config.maxPiggyback, retransmitLimit(this.ports.config.retransmitMult, n));
+    const limit = retransmitLimit(this.ports.config.retransmitMult, n);
+    if (received === undefined || received.length === 0) return this.#queue.take(this.ports.config.maxPiggyback, limit);
+    const theirs = new Map<string, MemberEntry>();
+    for (const e of received) theirs.set(e.baseUrl, e);
+    return this.#queue.take(this.ports.config.maxPiggyback, limit, { max: received.length, test: (e) => holds(theirs.get(e.baseUrl), e) });
   }
 
   #schedule(delayMs: number): void {
@@ -60,4 +72,11 @@ export class Dissemination {
     }
     if (this.#queue.size > 0) this.#schedule(this.ports.config.gossipTickMs);
   }
+}
+
+/** Whether a peer that sent `theirs` holds `mine`: a newer version, or the same claim. */
+export function holds(theirs: MemberEntry | undefined, mine: MemberEntry): boolean {
+  if (theirs === undefined) return false;
+  if (theirs.lastUpdate !== mine.lastUpdate) return theirs.lastUpdate > mine.lastUpdate;
+  return theirs.state === mine.state && theirs.by === mine.by && theirs.reason === mine.reason;
 }

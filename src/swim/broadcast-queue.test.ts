@@ -154,3 +154,42 @@ describe('BroadcastQueue', () => {
     console.log(`BroadcastQueue: 20k take(8) on 10k items in ${ms.toFixed(1)} ms`);
   });
 });
+
+describe('BroadcastQueue.take with a skip', () => {
+  it('passes over what the recipient holds without counting it', () => {
+    const q = new BroadcastQueue<string>();
+    for (const k of ['a', 'b', 'c']) q.enqueue(k, k.toUpperCase());
+    // The recipient holds B: A and C go out, B stays at count 0.
+    expect(q.take(3, 2, { max: 3, test: (x) => x === 'B' })).toEqual(['C', 'A']);
+    expect(q.take(3, 2)).toEqual(['B', 'C', 'A']);
+    // A and C have now been sent twice (the limit) and are gone; B once.
+    expect(q.take(3, 2)).toEqual(['B']);
+    expect(q.size).toBe(0);
+  });
+
+  it('skips at most `max` items, then sends the rest as usual', () => {
+    const q = new BroadcastQueue<string>();
+    for (const k of ['a', 'b', 'c']) q.enqueue(k, k);
+    expect(q.take(3, 5, { max: 1, test: () => true })).toEqual(['b', 'a']);
+  });
+
+  it('never returns a skipped item, never loses one, and counts only what it returns (property)', () => {
+    fc.assert(fc.property(
+      fc.uniqueArray(fc.string({ minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 20 }),
+      fc.func(fc.boolean()),
+      fc.integer({ min: 1, max: 25 }),
+      (keys, held, max) => {
+        const q = new BroadcastQueue<string>();
+        for (const k of keys) q.enqueue(k, k);
+        const out = q.take(max, 100, { max: keys.length, test: held });
+        expect(out.every((x) => !held(x))).toBe(true);
+        expect(out.length).toBe(Math.min(max, keys.filter((k) => !held(k)).length));
+        expect(q.size).toBe(keys.length); // nothing reached the limit of 100
+        // A skipped item was not counted: it still comes before any that went out.
+        const rest = q.take(keys.length, 100);
+        const skippedFirst = rest.slice(0, keys.length - out.length);
+        expect(new Set(skippedFirst)).toEqual(new Set(keys.filter((k) => !out.includes(k))));
+      },
+    ));
+  });
+});

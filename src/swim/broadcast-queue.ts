@@ -18,6 +18,14 @@ export function retransmitLimit(retransmitMult: number, n: number): number {
   return limit >= 1 ? Math.ceil(limit) : 1;
 }
 
+/** Items a recipient is known to hold already, for {@link BroadcastQueue.take}. */
+export interface Skip<T> {
+  /** Whether the recipient holds `item` (or something newer). */
+  test(item: T): boolean;
+  /** At most this many items are passed over (a bound on the work: the size of what the recipient sent). */
+  readonly max: number;
+}
+
 /** One queued item; `pos` is its index in the heap array. */
 interface Slot<T> {
   readonly key: string;
@@ -78,14 +86,23 @@ export class BroadcastQueue<T> {
    * are removed. `limit` may change between calls (it grows with the
    * cluster); only the items returned are checked against it, so an item
    * already past a lowered limit goes out once more and is then dropped.
-   * O(max · log size).
+   * Items `skip` matches (at most `skip.max` of them) are passed over, neither
+   * returned nor counted: the recipient is known to have them.
+   * O((max + skip.max) · log size).
    */
-  take(max: number, limit: number): T[] {
+  take(max: number, limit: number, skip?: Skip<T>): T[] {
     const out: T[] = [];
     const keep: Slot<T>[] = [];
+    let skips = skip === undefined ? 0 : skip.max;
     // Pop everything taken before pushing any back, so one call never returns an item twice.
     while (out.length < max && this.#heap.length > 0) {
       const slot = this.#popTop();
+      if (skips > 0 && skip!.test(slot.item)) {
+        // The recipient has it: not sent, not counted.
+        skips--;
+        keep.push(slot);
+        continue;
+      }
       out.push(slot.item);
       slot.count += 1;
       if (slot.count >= limit) this.#byKey.delete(slot.key);

@@ -218,6 +218,19 @@ export class Simulation {
     return n;
   }
 
+  /**
+   * Adds a server like {@link addNode} but returns at once: its `start()`
+   * runs as virtual time advances, so that many servers can start one after
+   * another at chosen times (a cold start of a whole fleet). A start that
+   * fails is reported through the returned promise only.
+   */
+  launchNode(options: Partial<ClusterOptions> = {}): SimNode {
+    const i = this.#nodes.length;
+    const n = this.#spawn(i, over(this.#optionsFor(i, false), options), undefined);
+    n.cluster.start().catch(() => undefined);
+    return n;
+  }
+
   /** What node i currently believes about `url`. */
   view(i: number, url: string): MemberEntry | undefined {
     return this.#node(i).cluster.member(url);
