@@ -1,15 +1,16 @@
 #!/usr/bin/env node
-// `npm run bench:sim -- --nodes N [--json] [--seed S] [--skip a,b]`
+// `npm run bench:sim -- --nodes N [--json] [--seed S] [--skip a,b] [--cold-spread-ms MS]`
 //
 // Runs the real engine in the simulator (clustershazbot/testing) with the
 // default configuration (30 s anti-entropy, 2.5 s probe period, 5 ms ± 2 ms
 // one-way latency) and measures dissemination, anti-entropy, bandwidth at
-// rest, failure detection and false positives. Prints a table, then one JSON
+// rest, a cold start (N servers started one after another over 10 s, up to
+// N = 1,000), failure detection and false positives. Prints a table, then one JSON
 // object on the last line. Every figure comes from virtual time except wall_s.
 import { performance } from 'node:perf_hooks';
 import { seededRandom } from '../dist/esm/core/random.js';
 import { DEFAULTS } from '../dist/esm/config.js';
-import { Simulation } from '../dist/esm/testing/index.js';
+import { SIM_MASTER_LIST_URL, Simulation } from '../dist/esm/testing/index.js';
 
 const args = process.argv.slice(2);
 const arg = (name, fallback) => {
@@ -26,6 +27,9 @@ if (!Number.isInteger(N) || N < 4) {
 }
 
 const P = DEFAULTS.probeIntervalMs;
+/** Cold start: servers started over this many ms, at sizes up to COLD_MAX. */
+const COLD_SPREAD_MS = Number(arg('cold-spread-ms', '10000'));
+const COLD_MAX = 1_000;
 const AE = DEFAULTS.gossipIntervalMs;
 const wall0 = performance.now();
 const log = (...a) => { if (!JSON_ONLY) console.error(...a); };
@@ -65,6 +69,43 @@ async function reachAndSteady() {
   const times = [...seenAt.values()].sort((a, b) => a - b);
   const at = (f) => (times.length >= Math.ceil(f * N) ? times[Math.ceil(f * N) - 1] : null);
   return { steady, reach50: at(0.5), reach9999: at(0.9999), reached: times.length };
+}
+
+/**
+ * A fleet that starts together (a deploy restarting every instance, an
+ * autoscaling burst): N servers started one after another over SPREAD ms,
+ * each bootstrapping from the master list and announcing itself to it, at
+ * the default configuration. Returns, per trial, the time from the last
+ * start until every server lists every other as up (null if not within
+ * 2 anti-entropy periods).
+ */
+async function coldStart(trials, spreadMs) {
+  const out = [];
+  for (let t = 0; t < trials; t++) {
+    const sim = await Simulation.create({
+      seed: SEED + 20 + t, nodes: 0, warmStart: false,
+      options: () => ({ masterListUpdateUrl: SIM_MASTER_LIST_URL, masterListUpdateAuth: 'sim-store-auth' }),
+    });
+    // Who each server lists as up, from its own events: an O(1) check per event.
+    const up = Array.from({ length: N }, () => new Set());
+    let complete = 0;
+    sim.onEvent((e) => {
+      const s = up[e.node];
+      const before = s.size;
+      if (e.type === 'server:up') s.add(e.url);
+      else if (e.type === 'server:down') s.delete(e.url);
+      if (before < N - 1 && s.size === N - 1) complete++;
+      else if (before === N - 1 && s.size < N - 1) complete--;
+    });
+    const t0 = sim.now();
+    for (let i = 0; i < N; i++) {
+      const wait = t0 + Math.round((i * spreadMs) / (N - 1)) - sim.now();
+      if (wait > 0) await sim.run(wait);
+      sim.launchNode();
+    }
+    out.push(await sim.runUntil(() => complete === N, 2 * AE, 10) ?? null);
+  }
+  return out;
 }
 
 /** Crash servers one at a time; time until every live server lists each offline. */
@@ -212,6 +253,21 @@ if (!SKIP.has('pushpull')) {
   const pp = pushPullLimit(N >= 10_000 ? 100 : 1000);
   out.pushpull_limit_rounds_p99 = pct(pp, 99);
   progress(out);
+}
+if (!SKIP.has('cold')) {
+  // Every server reads and writes the whole list and learns every other: O(N²) work, so measured up to 1,000.
+  if (N <= COLD_MAX) {
+    log(`[bench:sim] N=${N}: cold start over ${COLD_SPREAD_MS / 1000} s ...`);
+    const trials = N >= 1_000 ? 1 : N >= 100 ? 3 : 10;
+    const c = await coldStart(trials, COLD_SPREAD_MS);
+    out.cold_start_spread_ms = COLD_SPREAD_MS;
+    out.cold_start_converge_ms_max = c.includes(null) ? null : Math.max(...c);
+    out.cold_start_converge_ms_p50 = c.includes(null) ? null : pct(c, 50);
+    out.cold_start_trials = trials;
+    progress(out);
+  } else {
+    log(`[bench:sim] N=${N}: cold start skipped (measured up to N = ${COLD_MAX})`);
+  }
 }
 if (!SKIP.has('detect')) {
   log(`[bench:sim] N=${N}: failure detection ...`);
