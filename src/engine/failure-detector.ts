@@ -106,6 +106,35 @@ export class FailureDetector {
     };
     this.#suspicions.set(entry.baseUrl, s);
     this.#arm(entry.baseUrl, s);
+    this.#confirmSoon(entry);
+  }
+
+  /**
+   * A suspicion raised by another server is checked at once by the target's
+   * next `expectedConfirmations` probers (the distinct servers the ring
+   * assigns to it from this slot on: a handful, whatever the cluster's size),
+   * instead of when the assignment turns to them. Their independent
+   * confirmations shrink the suspicion timeout to its minimum within about
+   * one probe's time limits (Lifeguard's design, fed sooner); a live target
+   * just answers them. The check is an ordinary probe, indirect probes
+   * included.
+   */
+  #confirmSoon(entry: MemberEntry): void {
+    const { selfUrl, table, clock } = this.ports;
+    const k = this.ports.config.expectedConfirmations;
+    if (k === 0 || entry.by === selfUrl || table.self()?.state !== 'online') return;
+    const slot = this.#slot(clock.now());
+    // The first k distinct probers other than the suspecter; a small ring may
+    // assign the same prober twice, so look a few slots further (bounded).
+    const chosen = new Set<string>();
+    for (let j = 0; j < 4 * k && chosen.size < k; j++) {
+      const p = this.ring.prober(entry.baseUrl, slot + j);
+      if (p !== undefined && p !== entry.by) chosen.add(p);
+    }
+    if (!chosen.has(selfUrl)) return;
+    this.ports.after(0, 'confirmation probe', async () => {
+      if (this.ports.isActive() && table.self()?.state === 'online') await this.#probe(entry.baseUrl);
+    });
   }
 
   /** (Re)sets the timer for the remaining suspicion time given the confirmations so far. */
@@ -119,12 +148,18 @@ export class FailureDetector {
       suspicionMaxMult: c.suspicionMaxMult,
       expectedConfirmations: c.expectedConfirmations,
     });
-    const remaining = Math.max(0, s.startedAt + timeout - this.ports.clock.now());
+    const deadline = s.startedAt + timeout;
+    // A server that suspected or confirmed it itself starts the last check
+    // early enough for its answers to be in at the deadline, so the check
+    // adds no time to the detection of a real failure.
+    const mine = s.confirmers.has(this.ports.selfUrl);
+    const lead = mine ? this.awareness.scale(Math.max(c.probeTimeoutMs, c.indirectProbeTimeoutMs)) : 0;
+    const remaining = Math.max(0, deadline - lead - this.ports.clock.now());
     s.timer = this.ports.clock.setTimer(remaining, () => {
       s.timer = undefined;
       if (this.#suspicions.get(url) !== s || !this.ports.isActive()) return;
       if (s.confirmers.has(this.ports.selfUrl)) {
-        void this.#verifyThenFail(url, s);
+        void this.#verifyThenFail(url, s, deadline);
         return;
       }
       // Only the servers that suspected or confirmed it themselves (a handful)
@@ -148,7 +183,7 @@ export class FailureDetector {
    * heavy loss a rumor can miss a server), at the cost of at most
    * `indirectProbeTimeoutMs` more for a real failure.
    */
-  async #verifyThenFail(url: string, s: Suspicion): Promise<void> {
+  async #verifyThenFail(url: string, s: Suspicion, deadline = 0): Promise<void> {
     const { table, config } = this.ports;
     const claim = table.get(url);
     if (claim === undefined || claim.state !== 'suspect' || claim.lastUpdate !== s.version) return;
@@ -168,6 +203,21 @@ export class FailureDetector {
       });
       return;
     }
+    const early = deadline - this.ports.clock.now();
+    if (early > 0) {
+      // Nothing reached it, ahead of the deadline: the verdict waits for it (a refutation may still come).
+      s.timer = this.ports.clock.setTimer(early, () => {
+        s.timer = undefined;
+        if (this.#suspicions.get(url) === s && this.ports.isActive()) this.#fail(url, s);
+      });
+      return;
+    }
+    this.#fail(url, s);
+  }
+
+  /** Marks a suspect that stayed unrefuted offline (reason `failed`), and spreads the news. */
+  #fail(url: string, s: Suspicion): void {
+    const { table } = this.ports;
     this.#suspicions.delete(url);
     const change = table.claimFailure(url, 'offline', this.ports.selfUrl, this.ports.clock.now(), s.version);
     if (change !== undefined) {
@@ -210,12 +260,16 @@ export class FailureDetector {
   /** One protocol period: probe the ring's target, directly then indirectly. */
   async #probeRound(): Promise<void> {
     const { table, clock } = this.ports;
-    const config = this.#hot;
     if (table.self()?.state !== 'online') return; // an offline server does not probe
     this.probeRounds++;
-    const slot = Math.floor(clock.now() / config.probeIntervalMs);
-    const target = this.ring.target(this.ports.selfUrl, slot);
-    if (target === undefined) return;
+    const target = this.ring.target(this.ports.selfUrl, this.#slot(clock.now()));
+    if (target !== undefined) await this.#probe(target);
+  }
+
+  /** Probes `target`, directly then indirectly; raises or confirms a suspicion if nothing reaches it. */
+  async #probe(target: string): Promise<void> {
+    const { table } = this.ports;
+    const config = this.#hot;
     const entry = table.get(target);
     if (entry === undefined || entry.state === 'offline') return;
     const version = entry.lastUpdate;
@@ -245,6 +299,15 @@ export class FailureDetector {
     this.#suspect(target, version);
   }
 
+  /**
+   * The probe ring's slot at `now`: the assignment of targets changes every
+   * {@link PROBE_SLOT_PERIODS} periods, so that each server probes the same
+   * target a few times in a row over one kept-alive connection.
+   */
+  #slot(now: number): number {
+    return Math.floor(now / (this.#hot.probeIntervalMs * PROBE_SLOT_PERIODS));
+  }
+
   /** Raises (or confirms) a suspicion about `target` at `version`. */
   #suspect(target: string, version: number): void {
     const now = this.ports.clock.now();
@@ -266,3 +329,16 @@ export class FailureDetector {
     }
   }
 }
+
+/**
+ * Periods during which a server keeps its probe target. Each member is still
+ * probed once per period, by the same prober for this many periods; the
+ * probes of one prober to one target are then a period apart (2.5 s at the
+ * defaults), inside the transport's 4 s connection reuse, so only the first
+ * of them opens a TCP connection: at the defaults a fresh connection costs
+ * about 330 bytes on the wire (handshake and close), a third of a probe's
+ * 1 kB. A paused or faulty prober can hide its target for at most this many
+ * periods, and the suspicion of a target is confirmed at once by its next
+ * probers (see {@link FailureDetector}), not when the assignment turns.
+ */
+export const PROBE_SLOT_PERIODS = 4;

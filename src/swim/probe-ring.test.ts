@@ -58,6 +58,23 @@ describe('ProbeRing', () => {
     );
   });
 
+  it('prober is the inverse of target: the member whose target is t is the prober of t', () => {
+    fc.assert(
+      fc.property(membersArb, slotArb, (urls, slot) => {
+        const ring = ringOf(urls);
+        for (const u of urls) {
+          expect(ring.prober(ring.target(u, slot)!, slot)).toBe(u);
+          expect(ring.target(ring.prober(u, slot)!, slot)).toBe(u);
+        }
+      }),
+    );
+    const small = ringOf(['http://a:1/']);
+    expect(small.prober('http://a:1/', 0)).toBeUndefined();
+    small.add('http://b:1/');
+    expect(small.prober('http://c:1/', 0)).toBeUndefined();
+    expect(small.prober('http://a:1/', 7)).toBe('http://b:1/');
+  });
+
   it('is independent of insertion order and of removed members', () => {
     fc.assert(
       fc.property(membersArb, fc.array(urlArb, { maxLength: 10 }), slotArb, (urls, extra, slot) => {

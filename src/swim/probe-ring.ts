@@ -155,6 +155,17 @@ export class ProbeRing {
     const off = 1 + (hashInt(slot) % (n - 1));
     return urls[(r + off) % n];
   }
+
+  /** The member that probes `target` in period `slot` (the inverse of {@link target}), or undefined if target is not on the ring or it has fewer than 2 members. */
+  prober(target: string, slot: number): string | undefined {
+    const { urls } = this.#data;
+    const n = urls.length;
+    if (n < 2) return undefined;
+    const r = find(this.#data, hash32(target), target);
+    if (r < 0) return undefined;
+    const off = 1 + (hashInt(slot) % (n - 1));
+    return urls[(r - off + n) % n];
+  }
 }
 
 /** Ring data holding each of `urls` once, sorted by (hash, url). */
