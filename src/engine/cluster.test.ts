@@ -46,8 +46,9 @@ describe('cluster engine (virtual time)', () => {
 
   it('gossip rounds are spaced by the interval ± 20 % jitter', async () => {
     const w = world(7);
-    const a = w.make(0);
-    const b = w.make(1);
+    // Probes so rare that no recent probe answer settles a round (see the next test): every round is an exchange.
+    const a = w.make(0, { probeIntervalMs: 3_600_000 });
+    const b = w.make(1, { probeIntervalMs: 3_600_000 });
     await Promise.all([a.start(), b.start(), w.clock.advance(50)]);
     await w.clock.advance(200_000);
     const times = w.net.requests
@@ -61,6 +62,31 @@ describe('cluster engine (virtual time)', () => {
     // and the jitter is really used: both halves of the range occur.
     expect(gaps.some((g) => g < 900)).toBe(true);
     expect(gaps.some((g) => g > 1_100)).toBe(true);
+  });
+
+  it('at rest, a round settled by a recent probe answer sends nothing; a probe that finds a difference picks the partner', async () => {
+    const w = world(11);
+    // No pushes: only anti-entropy can carry the change below.
+    const cs = [0, 1, 2].map((i) => w.make(i, { pushChanges: false, gossipIntervalMs: 30_000 }));
+    for (const c of cs) await Promise.all([c.start(), w.clock.advance(100)]);
+    await w.clock.advance(20_000);
+    const all = cs.map((c) => c.baseUrl).sort();
+    for (const c of cs) expect(onlineUrls(c)).toEqual(all);
+    const exchanges = (): typeof w.net.requests => w.net.requests.filter((r) => r.kind === 'anti-entropy');
+    const before = exchanges().length;
+    const rounds = cs[0]!.stats().antiEntropyRounds;
+    await w.clock.advance(300_000); // about 10 rounds each (30 s interval) and 120 probes each (2.5 s)
+    expect(cs[0]!.stats().antiEntropyRounds - rounds).toBeGreaterThanOrEqual(8);
+    expect(exchanges().length - before).toBe(0);
+    // An operator takes s2 offline: nobody is told, but the next probe answer from s2 differs.
+    await cs[2]!.handleControl(`Bearer ${CONTROL}`, { message: 'control', online: false });
+    const t0 = w.clock.now();
+    for (let t = 0; t < 120_000 && !cs.slice(0, 2).every((c) => c.member(cs[2]!.baseUrl)?.state === 'offline'); t += 100) await w.clock.advance(100);
+    expect(cs[0]!.member(cs[2]!.baseUrl)?.state).toBe('offline');
+    expect(cs[1]!.member(cs[2]!.baseUrl)?.state).toBe('offline');
+    const repairs = exchanges().filter((r) => r.at >= t0);
+    expect(repairs.length).toBeGreaterThan(0);
+    expect(repairs.every((r) => r.url === `${cs[2]!.baseUrl}clustershazbot/gossip` || r.from === cs[2]!.baseUrl)).toBe(true);
   });
 
   it('announces every MINIMUM + random(0..INTERVAL): GET then PUT, with If-Match', async () => {

@@ -159,6 +159,8 @@ class ClusterEngine implements Cluster, EnginePorts {
   #startPromise: Promise<void> | undefined;
   #shutdownPromise: Promise<void> | undefined;
   #bootstrapRetries = 0;
+  /** The last answer to a probe or push that carried a digest: when, from whom, and whether it equalled ours once merged. */
+  #lastDigestCheck: { at: number; peer: string; same: boolean } | undefined;
   /** When each peer last answered one of our exchanges with a valid signed reply. */
   readonly #lastContact = new Map<string, number>();
   readonly #exchangeObservers = new Set<(peer: string, ms: number, ok: boolean) => void>();
@@ -594,11 +596,33 @@ class ClusterEngine implements Cluster, EnginePorts {
         safeLog(this.log, 'debug', 'forgot offline server', { baseUrl: gone.baseUrl });
       }
       this.#stats.antiEntropyRounds++;
-      const peer = choosePeer(this.#peerPool, this.#monitors, this.random, this.config.monitorWeight);
+      const peer = this.#antiEntropyPeer(now);
       const lost = this.#pickFailed();
       await Promise.all([peer === undefined ? undefined : this.#antiEntropy(peer), lost === undefined ? undefined : this.#antiEntropy(lost)]);
       if (this.#status === 'running') this.#scheduleAntiEntropy();
     });
+  }
+
+  /**
+   * The partner of an anti-entropy round. Every reply carries its sender's
+   * digest, so the probes have compared this server's table with a server
+   * every period already, for free (the probe target: a different server
+   * every few periods, a random permutation of the ring). If the last such
+   * comparison is recent (two probe periods, or one anti-entropy interval if
+   * shorter), it decides: equal digests mean
+   * the round has nothing to do, and no exchange is sent; different ones make
+   * that server the partner. Otherwise the partner is drawn as usual, monitors
+   * preferred. At rest, anti-entropy then sends nothing of its own (it cost
+   * about 50 bytes a second per server on the wire, a tenth of the total).
+   */
+  #antiEntropyPeer(now: number): string | undefined {
+    const check = this.#lastDigestCheck;
+    if (check !== undefined && now - check.at <= Math.min(2 * this.#hot.probeIntervalMs, this.config.gossipIntervalMs)) {
+      if (check.same) return undefined;
+      const entry = this.table.get(check.peer);
+      if (entry !== undefined && entry.state !== 'offline') return check.peer;
+    }
+    return choosePeer(this.#peerPool, this.#monitors, this.random, this.config.monitorWeight);
   }
 
   /**
@@ -749,6 +773,8 @@ class ClusterEngine implements Cluster, EnginePorts {
       if (extras.digest === undefined) this.#legacyPeers.add(peer);
       else if (this.#legacyPeers.size > 0) this.#legacyPeers.delete(peer);
       this.#merge(entries, extras.full || extras.digest === undefined ? this.#passOnWholeLists() : true);
+      // Probes and pushes compare digests for free; an anti-entropy exchange acts on its own comparison.
+      if (extras.digest !== undefined && !out.digest) this.#lastDigestCheck = { at: now, peer, same: extras.digest === this.#digest.toString() };
       this.#lastContact.set(peer, now);
       this.#observeExchange(peer, now - t, true);
       return extras;
