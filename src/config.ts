@@ -92,7 +92,9 @@ export interface ClusterOptions {
    * Failure-detection period: each server probes one member per period, and a
    * shared rotating schedule (the probe ring) has every member probed by one
    * server per period. Shorter detects sooner at the cost of one small signed
-   * exchange (about 540 bytes as HTTP/1.1, request and reply) per server per period.
+   * exchange per server per period (about 890 bytes on the wire, IP level,
+   * request, reply and ACK over a kept-alive connection, with the Express
+   * example's reply headers: see BENCHMARKS.md, bench:peers).
    * @default 2_500
    */
   probeIntervalMs?: number;
