@@ -6,6 +6,7 @@
  * first suspicion; without the second, 1 s late.
  */
 import { describe, expect, it } from 'vitest';
+import { DEFAULTS } from '../config.js';
 import { suspicionBoundsMs } from '../swim/suspicion.js';
 import type { Cluster } from './cluster.js';
 import { world } from './test-cluster.js';
@@ -34,7 +35,7 @@ describe('failure detection (virtual time, default probe timings)', () => {
     w.net.setDown(url, 'hang'); // a frozen process: every request to it times out
     for (let t = 0; t < 30_000 && downAt.size < cs.length - 1; t += 10) await w.clock.advance(10);
     expect(downAt.size).toBe(cs.length - 1);
-    const min = suspicionBoundsMs(12, { probeIntervalMs: 2_500, suspicionMult: 1, suspicionMaxMult: 3, expectedConfirmations: 3 }).minMs;
+    const min = suspicionBoundsMs(12, DEFAULTS).minMs;
     const last = Math.max(...downAt.values());
     // Not before the minimum (the verdict waits for the deadline even though the final check ran ahead of it) ...
     expect(Math.min(...downAt.values()) - first!).toBeGreaterThanOrEqual(min);
