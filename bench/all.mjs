@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { DEFAULTS } from '../dist/esm/config.js';
 
 const args = process.argv.slice(2);
 const i = args.indexOf('--sizes');
@@ -37,6 +38,8 @@ const table = [
   row('anti-entropy alone: rounds to full convergence, p99', 'antientropy_rounds_p99', 'ideal push-pull below; target ≤ ideal + 1', 1),
   row('ideal push-pull with one random peer: rounds, p99 (same run)', 'pushpull_limit_rounds_p99', 'yardstick'),
   row('bytes per server per second at rest', 'steady_bytes_per_server_per_s', 'target ≤ 250 (2 kbps)', 1),
+  row('cold start: N servers started over 10 s, every server lists every other, ms after the last start, worst trial', 'cold_start_converge_ms_max', 'target ≤ 2,000 ms at N = 1,000 (measured up to 1,000)'),
+  row('cold start: trials', 'cold_start_trials', ''),
   row('crash → every live server lists it offline, p50 (ms)', 'detect_ms_p50', ''),
   row('crash → every live server lists it offline, p99 (ms)', 'detect_ms_p99', 'memberlist LAN ≈ 14,000 ms at N = 1,000; target ≤ 15,000 ms'),
   row('first suspicion after a crash, p50 (probe periods)', 'first_suspect_periods_p50', 'SWIM: 1.58 periods (expected) to first detection', 2),
@@ -76,7 +79,7 @@ npm run bench            # all sizes; writes this file
 npm run bench:sim -- --nodes 1000 --json   # one size; JSON on the last line
 \`\`\`
 
-\`npm run bench:sim\` runs the real engine (the same code as production) in the simulator of \`clustershazbot/testing\`: virtual time, an in-memory network with 5 ms ± 2 ms one-way latency, the default configuration (30 s anti-entropy, 2.5 s probe period, 3 indirect probes, Lifeguard suspicion with \`suspicionMult\` 1 and \`suspicionMaxMult\` 3). Servers warm-start knowing each other (a restored snapshot); the join measured is a real one (master-list read, fan-out, dissemination). Every figure is virtual time except the wall time.
+\`npm run bench:sim\` runs the real engine (the same code as production) in the simulator of \`clustershazbot/testing\`: virtual time, an in-memory network with 5 ms ± 2 ms one-way latency, the default configuration (30 s anti-entropy, 2.5 s probe period, 3 indirect probes, Lifeguard suspicion with \`suspicionMult\` ${DEFAULTS.suspicionMult} and \`suspicionMaxMult\` ${DEFAULTS.suspicionMaxMult}). Servers warm-start knowing each other (a restored snapshot); the join measured is a real one (master-list read, fan-out, dissemination). Every figure is virtual time except the wall time.
 
 ## Results
 
@@ -88,12 +91,13 @@ ${results.some((r) => r.false_offline_per_1e5_server_rounds === undefined || r.d
 - **Join reach**: a new server starts (reads the master list, exchanges with its fan-out, pushes its own entry); the time until 50 % and 99.99 % of the other servers emit \`server:up\` for it.
 - **Anti-entropy rounds**: the same join with \`pushChanges: false\` and \`fanout: 0\`, so only the periodic digest exchanges spread it; rounds = virtual time / 30 s until every server lists it; p99 over the trials (10 at N = 100, 3 at 1,000, 1 at 10,000). **Ideal push-pull**: a synchronous model computed in the same run, in which every round each server exchanges state with one uniformly random server; p99 over 1,000 trials (100 at 10,000).
 - **Bytes at rest**: every message of 120 s without changes, counted as HTTP/1.1 text (request line, Host, Content-Type, Content-Length, Authorization and body; status line, Content-Type, Content-Length and body for replies — a real server adds some 100–200 bytes of its own headers, not counted), divided by servers and seconds. Each message counts once, so this is what the average server sends (and receives).
+- **Cold start**: N servers (up to 1,000; the work is O(N²)) started one after another, evenly over 10 s, at the defaults, each reading the master list and announcing itself to it (GET, merge, PUT with If-Match) as real servers do; the time from the last start until every server lists every other as up (10 trials at N = 100 or less, 3 below 1,000, 1 at 1,000; the worst is shown). A fleet that starts together is every deploy that restarts all instances.
 - **Detection**: random servers are crashed one after another (20 trials at N = 100, 10 at 1,000, 3 at 10,000); the time from the crash until every live server emits \`server:down\` for it. **First suspicion**: from the crash to the first \`server:suspect\` anywhere, in probe periods, to compare with SWIM's expected 1.58 periods to first detection (the probe ring makes every server probed once per period).
 - **False offline**: a separate run at 10 % message loss (requests and replies independently) and latency uniform in 5–205 ms (200 ms of jitter), for max(10, ⌈10^5 / N⌉) probe periods (1,000 at N = 100, 100 at 1,000, 10 at 10,000); every \`server:down\` counts, since no server fails in that run. A server-round is one server during one probe period.
 
 ## Notes
 
-- **Detection bound.** With the defaults, three probe periods plus the minimum suspicion timeout is 7.5 s + log10(N) × 2.5 s: 12.5 s at N = 100, 15 s at N = 1,000, 17.5 s at N = 10,000. Detection waits for the suspicion timeout to shrink with confirmations (one prober per period confirms), then for a last direct and indirect check (at most 1 s).
+- **Detection bound.** A crashed server is probed within one period (2.5 s), suspected once its probe and the indirect probes fail (1.5 s at most), confirmed at once by its next three probers, and declared offline when the minimum suspicion timeout has passed (0.8 × log10(N) × 2.5 s: 4 s at N = 100, 6 s at N = 1,000, 8 s at N = 10,000); the last check runs ahead of the timeout and adds nothing. So about 8 s at N = 100, 10 s at N = 1,000 and 12 s at N = 10,000, plus the time for the verdict to spread.
 
 - **Simulator speed.** One probe round is one protocol period, in which every server makes one signed exchange (its probe) and answers about one: the exchanges of one seed gossip round. ${speedNote()}
 
