@@ -385,7 +385,7 @@ class ClusterEngine implements Cluster, EnginePorts {
       this.#scheduleBootstrapRetry();
     }
     // Each exchange may be followed by a push-back: bound the whole fan-out.
-    await this.#withTimeout(this.#fanout((peer) => this.#antiEntropy(peer)), this.config.exchangeTimeoutMs).catch(() => undefined);
+    await this.#withTimeout(this.#fanout((peer) => this.#antiEntropy(peer, true)), this.config.exchangeTimeoutMs).catch(() => undefined);
     return listed;
   }
 
@@ -403,7 +403,7 @@ class ClusterEngine implements Cluster, EnginePorts {
         this.#merge(snapshot.entries, false);
         safeLog(this.log, 'info', 'master list read after retry', { attempts: this.#bootstrapRetries, entries: snapshot.entries.length });
         this.#bootstrapRetries = 0;
-        await this.#fanout((peer) => this.#antiEntropy(peer));
+        await this.#fanout((peer) => this.#antiEntropy(peer, true));
         if (!snapshot.entries.some((e) => e.baseUrl === this.baseUrl && e.state === 'online')) await this.#announce();
       } catch (e) {
         safeLog(this.log, 'warn', 'master list still unreadable', { attempts: this.#bootstrapRetries, error: e });
@@ -646,12 +646,18 @@ class ClusterEngine implements Cluster, EnginePorts {
    * ours; if ours still differs from its afterwards, we hold something it
    * lacks and push our whole list. A seed-format peer gets whole lists.
    */
-  async #antiEntropy(peer: string): Promise<void> {
+  async #antiEntropy(peer: string, announce = false): Promise<void> {
     if (this.#legacyPeers.has(peer)) {
       await this.send(peer, { entries: 'full' }, this.config.exchangeTimeoutMs);
       return;
     }
-    const reply = await this.send(peer, { entries: this.#dissemination.take(), digest: true }, this.config.exchangeTimeoutMs);
+    const entries = this.#dissemination.take();
+    // A server introducing itself (bootstrap, or servers the master list just
+    // revealed) puts its own entry in every such request, not only in the few
+    // its retransmit limit allows: each of them learns it on arrival and
+    // passes it on at once, instead of one round trip and a push-back later.
+    if (announce && !entries.some((e) => e.baseUrl === this.baseUrl)) entries.unshift(this.self());
+    const reply = await this.send(peer, { entries, digest: true }, this.config.exchangeTimeoutMs);
     if (reply === undefined || reply.digest === undefined) return;
     if (reply.buckets !== undefined) {
       // Large tables: trade only the buckets that differ, both ways, in one exchange.
@@ -950,7 +956,7 @@ class ClusterEngine implements Cluster, EnginePorts {
     const known = new Set(this.table.upPeerUrls());
     this.#merge(entries, false);
     const fresh = this.table.upPeerUrls().filter((u) => !known.has(u));
-    for (const peer of sample(this.random, fresh, this.config.fanout)) this.#spawn('introduction', () => this.#antiEntropy(peer));
+    for (const peer of sample(this.random, fresh, this.config.fanout)) this.#spawn('introduction', () => this.#antiEntropy(peer, true));
   }
 
   /** The up peers, for {@link choosePeer}. */
