@@ -55,6 +55,14 @@ const table = [
   row('wall time of the whole benchmark (s)', 'wall_s', '', 1),
 ].join('\n');
 
+/** Messages per server and probe round at each size, e.g. "2.22 at every size" or "2.22, 2.23 and 2.22 at N = …". */
+function messagesPerServerRound() {
+  const per = results.filter((r) => r.sim_100_rounds_messages !== undefined).map((r) => ({ n: r.nodes, v: fmt(r.sim_100_rounds_messages / (r.nodes * 100), 2) }));
+  if (per.length === 0) return 'n/a';
+  if (per.every((p) => p.v === per[0].v)) return `the same ${per[0].v}`;
+  return per.map((p) => `${p.v} at N = ${p.n.toLocaleString('en-US')}`).join(', ');
+}
+
 /** The simulator-speed note, from the N = 10,000 figures when present. */
 function speedNote() {
   const big = results.find((r) => r.nodes === 10000 && r.sim_100_rounds_wall_s !== undefined);
@@ -63,7 +71,7 @@ function speedNote() {
   const verdict = big === undefined ? 'not measured at N = 10,000 in this run'
     : `${fmt(big.sim_100_rounds_wall_s, 1)} s at N = 10,000: the target of at most 60 s is ${big.sim_100_rounds_wall_s <= 60 ? 'met' : 'not met'}`;
   return `100 probe rounds (after 10 warm-up rounds), measured first in each size's process, before any other section: ${verdict}. Wall time per server and round: ${perRound || 'n/a'}. ` +
-    'The work per server and round does not grow with N (one exchange; the probe ring, digest and table lookups are O(log N) or O(1); the same 2.39 messages per server and round at every size in the table), so total work grows as N log N at most; ' +
+    `The work per server and round does not grow with N (one exchange; the probe ring, digest and table lookups are O(log N) or O(1); ${messagesPerServerRound()} messages per server and round in the table), so total work grows as N log N at most; ` +
     'where the cost per server and round differs between sizes, it is the cost of each step that differs, not the number of steps: the working set grows with N (the live heap row), and with it the cost of memory accesses and of garbage collection (and single runs on a shared machine vary: compare builds side by side with bench/speed-side-by-side.sh, in alternating runs). ' +
     'Every message runs the production path: canonical JSON, HMAC-SHA256 (sign and verify, request and reply: four per exchange), the replay cache, validation and the merge. ' +
     'Memory is about N, not N²: simulated servers restored from one snapshot share it copy-on-write and keep only their own changes (docs/simulator.md), which took 10,000 servers from a 6–9 GB heap to a few hundred MB. ' +
