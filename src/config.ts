@@ -55,7 +55,7 @@ export interface ClusterOptions {
    * dissemination takes the news on from there. Each start exchange carries
    * the new server's own entry. More costs a starting server more work: with
    * 20, a fleet of 30 processes started together on 2 cores converged 0.85 to
-   * 1.44 s after the last was up, with 5 in 0.52 to 0.81 s (npm run bench:peers). @default 5
+   * 1.44 s after the last was up, with 5 in 0.52 to 0.88 s (npm run bench:peers, 6 runs). @default 5
    */
   fanout?: number;
   /** Upper bound on the whole of `shutdown()`, however peers behave. @default 5_000 */
