@@ -28,7 +28,7 @@ function attach(sub: Subscription, to: Cluster): void {
 /**
  * Starts the default instance: reads and validates the `SHAZBOT_*` variables
  * (rejecting with one ConfigError that lists every problem), downloads the
- * master list, exchanges with up to 20 servers and every monitor, and starts
+ * master list, exchanges with up to 5 servers and every monitor (`fanout`), and starts
  * the gossip and announce timers. Resolves within about 10 s with the
  * defaults, even if the master list or peers are down (it keeps retrying in
  * the background). Calling it again while running returns the same promise.
@@ -49,7 +49,7 @@ export function shazbotStart(): Promise<void> {
 }
 
 /**
- * Moves this server offline, tells up to 20 servers and every monitor, and
+ * Moves this server offline, tells up to 5 servers and every monitor (`fanout`), and
  * stops the timers. Resolves within 5 s however peers behave; idempotent, and
  * a no-op if the instance was never started.
  */

@@ -863,11 +863,11 @@ class ClusterEngine implements Cluster, EnginePorts {
    * one catching up, and what it learns is old news to the cluster.
    *
    * Not passing them on left joins stranded in a fleet that starts together:
-   * a newcomer tells its bootstrap fan-out (20 servers) directly, but only
-   * the few that got its entry piggybacked (the retransmit limit, 8 at
+   * a newcomer told its bootstrap fan-out (then 20 servers) directly, but
+   * only the few that got its entry piggybacked (the retransmit limit, 8 at
    * N = 30) spread it; the others learned it from its whole list and kept
-   * quiet. About one run in five a server heard of some newcomer only at the
-   * next anti-entropy round, 30 s later (issue 15; the cold-start section of
+   * quiet. In 6 of 20 simulated runs a server heard of some newcomer only at
+   * an anti-entropy round, 24 to 49 s later (issue 15; the cold-start section of
    * bench:sim reproduces it).
    */
   #passOnWholeLists(): boolean {
