@@ -180,8 +180,9 @@ export class FailureDetector {
    * directly and through `indirectProbes` helpers at the same time, carrying
    * the claim: a live target refutes it in its answer. This catches the rare
    * server that caught the suspicion rumor but missed the refutation (under
-   * heavy loss a rumor can miss a server), at the cost of at most
-   * `indirectProbeTimeoutMs` more for a real failure.
+   * heavy loss a rumor can miss a server). Started ahead of the `deadline`
+   * (see #arm), it costs a real failure no time: a verdict reached early
+   * waits for the deadline, so a refutation can still arrive until then.
    */
   async #verifyThenFail(url: string, s: Suspicion, deadline = 0): Promise<void> {
     const { table, config } = this.ports;
@@ -335,9 +336,9 @@ export class FailureDetector {
  * probed once per period, by the same prober for this many periods; the
  * probes of one prober to one target are then a period apart (2.5 s at the
  * defaults), inside the transport's 4 s connection reuse, so only the first
- * of them opens a TCP connection: at the defaults a fresh connection costs
- * about 330 bytes on the wire (handshake and close), a third of a probe's
- * 1 kB. A paused or faulty prober can hide its target for at most this many
+ * of them opens a TCP connection: a fresh connection costs about 330 bytes
+ * on the wire (handshake and close), on top of the 886 bytes of a probe
+ * exchange over a kept connection (tcpdump on loopback; docs/operations.md). A paused or faulty prober can hide its target for at most this many
  * periods, and the suspicion of a target is confirmed at once by its next
  * probers (see {@link FailureDetector}), not when the assignment turns.
  */
