@@ -13,7 +13,12 @@ export type ShazbotErrorCode =
   | 'REPLAYED'
   | 'TOO_LARGE'
   | 'NOT_STARTED'
-  | 'STOPPED';
+  | 'STOPPED'
+  | 'NOT_FOUND'
+  | 'VERSION_MISMATCH'
+  | 'LIMIT_EXCEEDED'
+  | 'WRITE_TIMEOUT'
+  | 'STALE_READ';
 
 /** Base class of every error clustershazbot throws on purpose. */
 export class ShazbotError extends Error {
