@@ -1,0 +1,107 @@
+/**
+ * Acknowledged writes ('majority' and 'all'). A write is applied here first,
+ * then pushed directly to peers, which apply it and answer `ok`; the write
+ * resolves once `needed` replicas (this one included) hold it. Writes made
+ * within the same few milliseconds share one message per peer, so a burst
+ * of majority writes costs a handful of round trips, not one per write.
+ *
+ * `needed` counts the servers listed up when the write is made: a majority
+ * of them, or all of them. What it does not promise (docs/state.md): a
+ * server that is up but not yet listed is not counted, and a majority
+ * write is not linearizable — another replica may still read an older value.
+ */
+import type { CounterState } from './counter-state.js';
+import type { KeyState } from './register.js';
+import type { ReplicaCore } from './replica-core.js';
+import type { JsonValue } from './types.js';
+import { encodeChanges } from './wire.js';
+
+interface Pending {
+  readonly keys: Map<string, Array<[string, KeyState<JsonValue>]>>;
+  readonly counters: Map<string, CounterState>;
+  readonly waiters: Array<(ok: boolean) => void>;
+}
+
+export class AckGatherer {
+  /** Per peer, what the next direct push carries. */
+  readonly #pending = new Map<string, Pending>();
+  #scheduled = false;
+
+  constructor(private readonly core: ReplicaCore) {}
+
+  /**
+   * Pushes a map key (or a counter) to peers until `needed - 1` of them
+   * acknowledge, or `timeoutMs` passes. Resolves the number of replicas that
+   * hold it (this one included).
+   */
+  gather(item: { map: string; key: string } | { counter: string }, needed: number, timeoutMs: number): Promise<number> {
+    const peers = this.core.samplePeers(Number.MAX_SAFE_INTEGER);
+    let acks = 1;
+    if (acks >= needed) return Promise.resolve(acks);
+    return new Promise<number>((resolve) => {
+      let settled = false;
+      let next = 0;
+      let inFlight = 0;
+      const finish = (): void => {
+        if (settled) return;
+        settled = true;
+        resolve(acks);
+      };
+      const launch = (): void => {
+        while (!settled && next < peers.length && acks + inFlight < needed + 1) {
+          const peer = peers[next++]!;
+          inFlight++;
+          this.#send(peer, item).then((ok) => {
+            inFlight--;
+            if (ok) acks++;
+            if (acks >= needed) finish();
+            else if (next >= peers.length && inFlight === 0) finish();
+            else launch();
+          }, () => {
+            inFlight--;
+            launch();
+          });
+        }
+      };
+      this.core.host.after(timeoutMs, 'write acknowledgements', finish);
+      launch();
+    });
+  }
+
+  #send(peer: string, item: { map: string; key: string } | { counter: string }): Promise<boolean> {
+    let p = this.#pending.get(peer);
+    if (p === undefined) this.#pending.set(peer, (p = { keys: new Map(), counters: new Map(), waiters: [] }));
+    if ('counter' in item) {
+      const c = this.core.counters.get(item.counter);
+      if (c !== undefined) p.counters.set(item.counter, c.state);
+    } else {
+      const s = this.core.slot(item.map, false)?.state.get(item.key);
+      if (s !== undefined) {
+        let list = p.keys.get(item.map);
+        if (list === undefined) p.keys.set(item.map, (list = []));
+        list.push([item.key, s]);
+      }
+    }
+    const result = new Promise<boolean>((resolve) => p.waiters.push(resolve));
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      this.core.host.after(0, 'acknowledged push', () => this.#flush());
+    }
+    return result;
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    const batches = [...this.#pending];
+    this.#pending.clear();
+    for (const [peer, p] of batches) {
+      const c = encodeChanges(p.keys, p.counters);
+      this.core.host.spawn('acknowledged push', async () => {
+        const reply = await this.core.host.exchange(peer, { c, a: 1 }, this.core.host.config.exchangeTimeoutMs);
+        const ok = typeof reply === 'object' && reply !== null && (reply as Record<string, unknown>)['ok'] === 1;
+        this.core.handleReplySection(reply, peer);
+        for (const w of p.waiters) w(ok);
+      });
+    }
+  }
+}

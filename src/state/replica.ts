@@ -1,0 +1,502 @@
+/**
+ * The replicated state of one server (`cluster.state`): an engine extension
+ * (src/engine/extension.ts) named `state`. It owns the maps and counters,
+ * this replica's identity and clock, and wires the parts together:
+ * spreading (spread.ts), acknowledged writes (acks.ts), repair (repair.ts),
+ * join sync (join-sync.ts), the serving side (serve.ts), persistence
+ * (persist.ts) and tombstone collection (tombstones.ts).
+ *
+ * Identity: `<base URL>#<incarnation>`. The incarnation is new on every
+ * start without durable state, so a replica that lost its data never
+ * reuses the identity its old writes carry (Riak's lesson: its new writes
+ * would otherwise be taken for old ones, and its counter restarted at 0
+ * would be ignored by the max-merge).
+ */
+import { safeLog } from '../core/logger.js';
+import type { EngineExtension, ExchangeKind, ExtensionHost } from '../engine/extension.js';
+import type { MemberEntry } from '../membership/entry.js';
+import { NotStartedError } from '../errors.js';
+import { AckGatherer } from './acks.js';
+import { counterValue, mergeCounter, type CounterState } from './counter-state.js';
+import { decodeCounter, decodeKeyState, encodeCounter, encodeKeyState } from './codec.js';
+import { JoinSync } from './join-sync.js';
+import { MapSlot, MAP_DEFAULTS, MAP_NAME } from './map-slot.js';
+import { Persistence } from './persist.js';
+import { isTombstone, type KeyState } from './register.js';
+import { Repairer } from './repair.js';
+import type { CounterSlot, ReplicaCore, StateSettings } from './replica-core.js';
+import { CaughtUp } from './caught-up.js';
+import { serveOp } from './serve.js';
+import { Spreader } from './spread.js';
+import { ReplicatedMap, type MapWriter } from './state-map.js';
+import { ReplicatedCounter } from './state-counter.js';
+import type { StateStore, StoredRecord } from './store.js';
+import { encodeToken } from './session.js';
+import { TombstoneTracker } from './tombstones.js';
+import { WriteTimeoutError } from './errors.js';
+import { HybridClock, versionWallMs } from './version.js';
+import type { ChangeOrigin, JsonValue, MapOptions, ReplicatedState, StateCounter, StateMap, Version, WriteOptions, WriteResult } from './types.js';
+import { decodeChanges, encodeChanges, isRecord, type SectionLimits } from './wire.js';
+import { stateInfo, type StateInfo } from './state-info.js';
+
+export const STATE_DEFAULTS: StateSettings = Object.freeze({
+  batchMs: 5, retransmitMult: 1, maxItemsPerMessage: 512, chunkBytes: 262_144, maxPiggyback: 16, digestIntervalMs: 2_000,
+  syncTimeoutMs: 30_000, tombstoneSettleMs: 30_000, tombstoneMaxAgeMs: 86_400_000,
+});
+
+/** Options of the replicated state. */
+export interface StateOptions {
+  /** A durable store, or a function opening one (called once, at start). @default none: memory only */
+  store?: StateStore | (() => Promise<StateStore>);
+  settings?: Partial<StateSettings>;
+}
+
+const TICK_MS = 1_000;
+
+export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
+  readonly name = 'state';
+  host!: ExtensionHost;
+  readonly settings: StateSettings;
+  readonly counters = new Map<string, CounterSlot>();
+  readonly #maps = new Map<string, MapSlot>();
+  readonly #apis = new Map<string, ReplicatedMap<JsonValue>>();
+  readonly #counterApis = new Map<string, ReplicatedCounter>();
+  replica = '';
+  hlc!: HybridClock;
+  limits!: SectionLimits;
+  readonly spread = new Spreader(this);
+  readonly acks = new AckGatherer(this);
+  readonly repairer = new Repairer(this);
+  readonly joiner = new JoinSync(this, this.repairer);
+  readonly waits = new CaughtUp(this);
+  #tombstones!: TombstoneTracker;
+  #persist: Persistence | undefined;
+  #opened: Promise<void> | undefined;
+  #started = false;
+  #stopped = false;
+  #ready = false;
+  readonly #readyWaiters: Array<() => void> = [];
+  #lastDigestSent = -Infinity;
+  #digestCache: string | undefined;
+  readonly #lastEqual = new Map<string, number>();
+  readonly stats = { rejectedSections: 0, futureVersions: 0, collected: 0 };
+
+  constructor(private readonly options: StateOptions = {}) {
+    this.settings = Object.freeze({ ...STATE_DEFAULTS, ...options.settings });
+  }
+
+  attach(host: ExtensionHost): void {
+    this.host = host;
+    this.hlc = new HybridClock(() => host.clock.now());
+    this.replica = `${host.selfUrl}#${incarnation(host)}`;
+    this.limits = { maxItems: 100_000, maxKeyBytes: 4_096, maxValueBytes: Math.max(MAP_DEFAULTS.maxValueBytes, 16 * 1024 * 1024) };
+    this.#tombstones = new TombstoneTracker({
+      graceMs: Number.MAX_SAFE_INTEGER / 4, maxAgeMs: this.settings.tombstoneMaxAgeMs, inFlightMs: this.settings.tombstoneSettleMs,
+    });
+  }
+
+  // ---- public API ------------------------------------------------------------
+
+  map<V extends JsonValue = JsonValue>(name: string, options: MapOptions = {}): StateMap<V> {
+    if (typeof name !== 'string' || !MAP_NAME.test(name)) throw new TypeError(`map name must match ${MAP_NAME}`);
+    const slot = this.slot(name, true)!;
+    slot.declared = true;
+    slot.options = { ...MAP_DEFAULTS, ...slot.options, ...options };
+    let api = this.#apis.get(name);
+    if (api === undefined) this.#apis.set(name, (api = new ReplicatedMap<JsonValue>(slot, this)));
+    return api as unknown as StateMap<V>;
+  }
+
+  counter(name: string): StateCounter {
+    if (typeof name !== 'string' || !MAP_NAME.test(name)) throw new TypeError(`counter name must match ${MAP_NAME}`);
+    let api = this.#counterApis.get(name);
+    if (api === undefined) this.#counterApis.set(name, (api = new ReplicatedCounter(name, this, this.#counterSlot(name))));
+    return api;
+  }
+
+  /** Resolves once the initial sync is verified (see join-sync.ts for the policy). */
+  whenReady(): Promise<void> {
+    if (this.#ready) return Promise.resolve();
+    return new Promise((resolve) => this.#readyWaiters.push(resolve));
+  }
+
+  /** The engine's readiness hook: feeds `GET /clustershazbot/health/ready`. */
+  ready(): boolean {
+    return this.#ready;
+  }
+
+  /** `cluster.state`: the application's view. */
+  api(): ReplicatedState {
+    return {
+      map: (name, options) => this.map(name, options),
+      counter: (name) => this.counter(name),
+      ready: () => this.whenReady(),
+      isReady: () => this.#ready,
+      caughtUp: (token, timeoutMs) => this.caughtUp(token, timeoutMs),
+    };
+  }
+
+  caughtUp(token: string, timeoutMs?: number): Promise<void> {
+    return this.waits.wait(token, timeoutMs);
+  }
+
+  info(): StateInfo {
+    return stateInfo(this, this.#maps.values(), this.#lastEqual, this.#tombstones.size, this.#persist?.stats);
+  }
+
+  // ---- ReplicaCore -------------------------------------------------------------
+
+  slot(name: string, create: boolean): MapSlot | undefined {
+    let slot = this.#maps.get(name);
+    if (slot === undefined && create) {
+      this.#maps.set(name, (slot = new MapSlot(name, this.host?.log ?? { debug() {}, info() {}, warn() {}, error() {} })));
+      this.#digestCache = undefined;
+    }
+    return slot;
+  }
+
+  slots(): Iterable<MapSlot> {
+    return this.#maps.values();
+  }
+
+  #counterSlot(name: string): CounterSlot {
+    let c = this.counters.get(name);
+    if (c === undefined) this.counters.set(name, (c = { state: new Map(), listeners: new Set() }));
+    return c;
+  }
+
+  running(): boolean {
+    return this.#started && !this.#stopped && this.host.status() === 'running';
+  }
+
+  samplePeers(n: number): string[] {
+    const peers = this.host.upPeers();
+    for (let i = peers.length - 1; i > 0; i--) {
+      const j = Math.floor(this.host.random.float() * (i + 1));
+      [peers[i], peers[j]] = [peers[j]!, peers[i]!];
+    }
+    return peers.slice(0, n);
+  }
+
+  digest(): string {
+    if (this.#digestCache === undefined) {
+      const parts: string[] = [];
+      for (const [name, slot] of [...this.#maps].sort(([a], [b]) => (a < b ? -1 : 1))) {
+        if (slot.state.digest.count > 0) parts.push(`${name}=${slot.state.digest.root()}`);
+      }
+      for (const [name, c] of [...this.counters].sort(([a], [b]) => (a < b ? -1 : 1))) {
+        if (c.state.size > 0) parts.push(`#${name}=${[...c.state].sort(([a], [b]) => (a < b ? -1 : 1)).map(([r, e]) => `${r}:${e.p}:${e.n}`).join(',')}`);
+      }
+      this.#digestCache = shortHash(parts.join('\n'));
+    }
+    return this.#digestCache;
+  }
+
+  countersField(): Record<string, unknown> | undefined {
+    if (this.counters.size === 0) return undefined;
+    const c = encodeChanges(new Map(), new Map([...this.counters].map(([n, s]) => [n, s.state])));
+    return c?.['n'] as Record<string, unknown> | undefined;
+  }
+
+  applyChangesField(raw: unknown, origin: 'remote' | 'sync', from: string | undefined): number {
+    const changes = decodeChanges(raw, this.limits);
+    let changed = 0;
+    const now = this.host.clock.now();
+    const horizon = (now + this.host.config.maxFutureMs) * 1000;
+    for (const [name, items] of changes.maps) {
+      const slot = this.slot(name, true)!;
+      for (const [key, state] of items) {
+        if (!this.#acceptable(state, horizon)) continue;
+        if (this.#applyKey(slot, key, state, origin)) changed++;
+      }
+    }
+    for (const [name, state] of changes.counters) if (this.#applyCounter(name, state)) changed++;
+    void from;
+    return changed;
+  }
+
+  /** Refuses states stamped past now + maxFutureMs (a clock far ahead), and observes the rest in the HLC. */
+  #acceptable(state: KeyState<JsonValue>, horizonT: number): boolean {
+    let max = 0;
+    for (const w of state.writes) max = Math.max(max, w.v.t);
+    if (state.delAt !== undefined) max = Math.max(max, state.delAt.t);
+    if (max > horizonT) {
+      this.stats.futureVersions++;
+      return false;
+    }
+    this.hlc.observe(max);
+    return true;
+  }
+
+  handleReplySection(section: unknown, peer: string): void {
+    if (!isRecord(section)) return;
+    try {
+      if (section['c'] !== undefined) this.applyChangesField(section['c'], 'remote', peer);
+      if (section['eq'] === 1) this.#lastEqual.set(peer, this.host.clock.now());
+      if (typeof section['d'] === 'string' && section['d'] !== this.digest()) this.host.spawn('state repair', () => this.#repair(peer));
+    } catch (e) {
+      this.stats.rejectedSections++;
+      safeLog(this.host.log, 'warn', 'state: ignored a malformed reply section', { peer, error: e });
+    }
+  }
+
+  // ---- MapWriter ---------------------------------------------------------------
+
+  ensureOpen(): Promise<void> {
+    if (this.#stopped) return Promise.reject(new NotStartedError('the replicated state has stopped', 'STOPPED'));
+    if (this.host === undefined) return Promise.reject(new NotStartedError('the replicated state is not attached to a cluster'));
+    return (this.#opened ??= this.#open());
+  }
+
+  nextVersion(): Version {
+    return { t: this.hlc.next(), replica: this.replica };
+  }
+
+  writerOf(version: Version): string {
+    const i = version.replica.lastIndexOf('#');
+    return i < 0 ? version.replica : version.replica.slice(0, i);
+  }
+
+  async commit(slot: MapSlot, key: string, delta: KeyState<JsonValue>, version: Version | undefined, options: WriteOptions | undefined): Promise<WriteResult> {
+    if (version === undefined) return { version: undefined, token: encodeToken([]), acks: 1 };
+    this.#applyKey(slot, key, delta, 'local');
+    const token = encodeToken([{ map: slot.name, key, version }]);
+    const durable = this.#persist?.durable();
+    const consistency = options?.consistency ?? slot.options.consistency;
+    const timeoutMs = options?.timeoutMs ?? slot.options.timeoutMs;
+    const needed = this.#needed(consistency);
+    const acks = needed <= 1 ? 1 : await this.acks.gather({ map: slot.name, key }, needed, timeoutMs);
+    await durable;
+    if (acks < needed) throw new WriteTimeoutError(acks, needed, version, token);
+    return { version, token, acks };
+  }
+
+  /** Counter writes: the same path as map writes. */
+  async commitCounter(name: string, delta: CounterState, options: WriteOptions | undefined): Promise<WriteResult> {
+    await this.ensureOpen();
+    this.#applyCounter(name, delta);
+    const version = this.nextVersion();
+    const durable = this.#persist?.durable();
+    const needed = this.#needed(options?.consistency ?? 'local');
+    const acks = needed <= 1 ? 1 : await this.acks.gather({ counter: name }, needed, options?.timeoutMs ?? MAP_DEFAULTS.timeoutMs);
+    await durable;
+    if (acks < needed) throw new WriteTimeoutError(acks, needed, version, '');
+    return { version, token: '', acks };
+  }
+
+  #needed(consistency: string): number {
+    const n = this.host.upPeers().length + 1;
+    if (consistency === 'all') return n;
+    if (consistency === 'majority') return Math.floor(n / 2) + 1;
+    return 1;
+  }
+
+  #applyKey(slot: MapSlot, key: string, delta: KeyState<JsonValue>, origin: ChangeOrigin): boolean {
+    const change = slot.apply(key, delta, origin);
+    if (change === undefined) return false;
+    this.#digestCache = undefined;
+    const id = `${slot.name}\n${key}`;
+    if (isTombstone(change.after)) {
+      if (change.before === undefined || !isTombstone(change.before)) this.#tombstones.added(id, this.host.clock.now(), versionWallMs(change.after.delAt ?? change.after.del!));
+    } else if (change.before !== undefined && isTombstone(change.before)) {
+      this.#tombstones.dropped(id);
+    }
+    this.#persist?.noteKey(slot.name, key, change.after);
+    this.spread.enqueueKey(slot.name, key);
+    this.waits.changed();
+    return true;
+  }
+
+  #applyCounter(name: string, delta: CounterState): boolean {
+    const slot = this.#counterSlot(name);
+    const before = slot.state;
+    const after = mergeCounter(before, delta);
+    if (after === before) return false;
+    slot.state = after;
+    this.#digestCache = undefined;
+    this.#persist?.noteCounter(name, after);
+    this.spread.enqueueCounter(name);
+    const was = counterValue(before);
+    const now = counterValue(after);
+    if (was !== now) {
+      for (const listener of slot.listeners) {
+        try {
+          listener(now, was);
+        } catch (e) {
+          safeLog(this.host.log, 'error', 'a counter listener threw; replication goes on', { counter: name, error: e });
+        }
+      }
+    }
+    return true;
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------
+
+  async #open(): Promise<void> {
+    const option = this.options.store;
+    if (option === undefined) return;
+    const store = typeof option === 'function' ? await option() : option;
+    const loaded = await store.load();
+    const now = this.host.clock.now();
+    if (loaded !== undefined && now - loaded.meta.savedAt <= this.host.config.maxOfflineAgeMs) {
+      this.replica = loaded.meta.replica;
+      this.hlc.observe(loaded.meta.hlc);
+      for (const record of loaded.records) {
+        if (record.type === 'key') {
+          if (!MAP_NAME.test(record.map)) continue;
+          this.#applyKey(this.slot(record.map, true)!, record.key, decodeKeyState(record.state, { maxValueBytes: this.limits.maxValueBytes }), 'sync');
+        } else {
+          this.#applyCounter(record.name, decodeCounter(record.state, { maxReplicas: 100_000 }));
+        }
+      }
+      safeLog(this.host.log, 'info', 'state restored from the store', { records: loaded.records.length });
+    } else if (loaded !== undefined) {
+      // Away longer than the offline-removal window: tombstones it never saw may be gone; rejoin as new.
+      safeLog(this.host.log, 'warn', 'state store older than maxOfflineAgeMs: discarded, this replica rejoins as new', { savedAtAgeMs: now - loaded.meta.savedAt });
+    }
+    const meta = () => ({ replica: this.replica, hlc: this.hlc.highest, savedAt: this.host.clock.now() });
+    this.#persist = new Persistence(store, meta, () => this.#records(), this.host.log);
+    if (loaded === undefined || this.replica !== loaded.meta.replica) await store.compact(meta(), this.#records());
+  }
+
+  *#records(): Iterable<StoredRecord> {
+    for (const slot of this.#maps.values()) for (const [key, s] of slot.state.entries()) yield { type: 'key', map: slot.name, key, state: encodeKeyState(s) };
+    for (const [name, c] of this.counters) yield { type: 'counter', name, state: encodeCounter(c.state) };
+  }
+
+  started(): void {
+    this.#started = true;
+    this.host.spawn('state sync', async () => {
+      try {
+        await this.ensureOpen();
+      } catch (e) {
+        safeLog(this.host.log, 'error', 'state store could not be opened; the state stays unready', { error: e });
+        return;
+      }
+      await this.joiner.run();
+      this.#setReady();
+    });
+    this.#tick();
+  }
+
+  #setReady(): void {
+    if (this.#ready || this.#stopped) return;
+    this.#ready = true;
+    safeLog(this.host.log, 'info', 'state ready', { outcome: this.joiner.stats.outcome, tookMs: this.joiner.stats.tookMs });
+    for (const resolve of this.#readyWaiters.splice(0)) resolve();
+  }
+
+  #tick(): void {
+    this.host.after(TICK_MS, 'state tick', async () => {
+      if (!this.running()) return;
+      const members = this.host.members().filter((m) => m.baseUrl !== this.host.selfUrl).map((m) => m.baseUrl);
+      for (const [peer, at] of this.#lastEqual) this.#tombstones.synced(peer, at);
+      for (const id of this.#tombstones.tick(this.host.clock.now(), members)) {
+        const i = id.indexOf('\n');
+        const slot = this.slot(id.slice(0, i), false);
+        const key = id.slice(i + 1);
+        const s = slot?.state.get(key);
+        if (slot === undefined || s === undefined || !isTombstone(s)) continue;
+        slot.remove(key);
+        this.#persist?.noteKey(slot.name, key, null);
+        this.stats.collected++;
+      }
+      await this.#persist?.maybeCompact();
+      this.#tick();
+    });
+  }
+
+  memberChanged(before: MemberEntry | undefined, after: MemberEntry | undefined): void {
+    if (after === undefined && before !== undefined) {
+      this.#tombstones.forget(before.baseUrl);
+      this.#lastEqual.delete(before.baseUrl);
+    }
+  }
+
+  async stopping(): Promise<void> {
+    this.#stopped = true;
+    await this.#persist?.close().catch((e: unknown) => safeLog(this.host.log, 'error', 'state store close failed', { error: e }));
+  }
+
+  // ---- the extension's wire hooks ----------------------------------------------
+
+  request(kind: ExchangeKind): unknown {
+    if (kind !== 'probe' && kind !== 'anti-entropy' && kind !== 'push') return undefined;
+    const out: Record<string, unknown> = {};
+    const c = this.spread.take(this.settings.maxPiggyback, this.settings.chunkBytes / 4);
+    if (c !== undefined) out['c'] = c;
+    const now = this.host.clock.now();
+    if (this.#ready && now - this.#lastDigestSent >= this.settings.digestIntervalMs) {
+      this.#lastDigestSent = now;
+      out['d'] = this.digest();
+    }
+    return Object.keys(out).length === 0 ? undefined : out;
+  }
+
+  onRequest(section: unknown, from: string | undefined): unknown {
+    if (section === undefined) return undefined;
+    if (!isRecord(section)) {
+      this.stats.rejectedSections++;
+      return undefined;
+    }
+    try {
+      if (typeof section['op'] === 'string') return serveOp(this, section, from);
+      const reply: Record<string, unknown> = {};
+      if (section['c'] !== undefined) this.applyChangesField(section['c'], 'remote', from);
+      if (section['a'] === 1) reply['ok'] = 1;
+      if (typeof section['d'] === 'string') {
+        if (section['d'] === this.digest()) {
+          reply['eq'] = 1;
+          if (from !== undefined) this.#lastEqual.set(from, this.host.clock.now());
+        } else {
+          reply['d'] = this.digest();
+        }
+      }
+      return Object.keys(reply).length === 0 ? undefined : reply;
+    } catch (e) {
+      this.stats.rejectedSections++;
+      safeLog(this.host.log, 'warn', 'state: ignored a malformed section', { from, error: e });
+      return undefined;
+    }
+  }
+
+  onReply(section: unknown, peer: string, kind: ExchangeKind): void {
+    if (kind === 'direct') return; // the caller of exchange() handles it
+    this.handleReplySection(section, peer);
+  }
+
+  async repair(peer: string): Promise<void> {
+    await this.#repair(peer);
+  }
+
+  readonly #repairing = new Set<string>();
+
+  async #repair(peer: string): Promise<void> {
+    if (this.#repairing.has(peer) || !this.running()) return;
+    this.#repairing.add(peer);
+    try {
+      await this.repairer.repair(peer);
+    } finally {
+      this.#repairing.delete(peer);
+    }
+  }
+}
+
+/** A fresh incarnation: 10 base-36 characters from the engine's randomness. */
+function incarnation(host: ExtensionHost): string {
+  let s = '';
+  for (let i = 0; i < 10; i++) s += Math.floor(host.random.float() * 36).toString(36);
+  return s;
+}
+
+/** A short order-sensitive hash of a text (FNV-1a, 2 × 32 bits), for the state digest. */
+function shortHash(text: string): string {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x01000193 ^ text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 0x01000193) >>> 0;
+    h2 = Math.imul(h2 ^ c, 0x5bd1e995) >>> 0;
+  }
+  return h1.toString(16).padStart(8, '0') + h2.toString(16).padStart(8, '0');
+}
