@@ -91,7 +91,7 @@ export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
     this.replica = `${host.selfUrl}#${incarnation(host)}`;
     this.limits = { maxItems: 100_000, maxKeyBytes: 4_096, maxValueBytes: Math.max(MAP_DEFAULTS.maxValueBytes, 16 * 1024 * 1024) };
     this.#tombstones = new TombstoneTracker({
-      graceMs: Number.MAX_SAFE_INTEGER / 4, maxAgeMs: this.settings.tombstoneMaxAgeMs, inFlightMs: this.settings.tombstoneSettleMs,
+      graceMs: this.settings.tombstoneMaxAgeMs, maxAgeMs: this.settings.tombstoneMaxAgeMs, inFlightMs: this.settings.tombstoneSettleMs,
     });
   }
 

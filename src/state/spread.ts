@@ -43,7 +43,8 @@ export class Spreader {
   }
 
   #limit(): number {
-    return retransmitLimit(this.core.settings.retransmitMult, this.core.host.upPeers().length + 1);
+    // At least one full fan-out: the first batch reaches pushFanout peers.
+    return Math.max(this.core.host.config.pushFanout, retransmitLimit(this.core.settings.retransmitMult, this.core.host.upPeers().length + 1));
   }
 
   /** Up to `max` queued changes, encoded as a `c` field (undefined if none), within `budget` bytes. */
