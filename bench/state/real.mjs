@@ -203,9 +203,9 @@ addSection({
       { figure: '… replication lag p50 / p99 / max (ms)', redis: `${figure(f.redis_pubsub_target_rate_lag_ms_p50)} / ${figure(f.redis_pubsub_target_rate_lag_ms_p99)} / ${figure(f.redis_pubsub_target_rate_lag_ms_max)}`, target: '' },
     ]),
     { figure: `local writes as fast as they go (≤ ${options.maxInFlight} pending per process): acknowledged per second`, redis: figure(f.redis_pubsub_writes_per_s), target: '' },
-    { figure: 'replication lag p50 / p99 / max (ms)', redis: `${figure(f.redis_pubsub_lag_ms_p50)} / ${figure(f.redis_pubsub_lag_ms_p99)} / ${figure(f.redis_pubsub_lag_ms_max)}`, target: '' },
-    { figure: 'PUBLISH answered p99 (ms)', redis: figure(f.redis_pubsub_ack_ms_p99), target: '' },
-    { figure: 'keys not holding their last write 2 s after the load, summed over replicas', redis: figure(f.redis_pubsub_missing_after_drain), target: '' },
+    { figure: '… replication lag p50 / p99 / max (ms)', redis: `${figure(f.redis_pubsub_lag_ms_p50)} / ${figure(f.redis_pubsub_lag_ms_p99)} / ${figure(f.redis_pubsub_lag_ms_max)}`, target: '' },
+    { figure: '… PUBLISH answered p99 (ms)', redis: figure(f.redis_pubsub_ack_ms_p99), target: '' },
+    { figure: '… keys not holding their last write 2 s after the load, summed over replicas', redis: figure(f.redis_pubsub_missing_after_drain), target: '' },
   ],
 });
 
