@@ -260,7 +260,7 @@ describe('openFileStateStore', () => {
     const dir = await tempDir();
     const work = join(dirname(dir), 'child');
     await mkdir(work);
-    for (const name of ['store', 'file-store']) {
+    for (const name of ['store', 'file-store', 'file-store-disk']) {
       const source = await readFile(join(here, `${name}.ts`), 'utf8');
       const options = { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 };
       await writeFile(join(work, `${name}.js`), ts.transpileModule(source, { compilerOptions: options }).outputText);
