@@ -1,10 +1,3 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { basename, dirname, join, resolve } from 'node:path';
-import { safeLog, silentLogger, type LogFields, type Logger } from '../core/logger.js';
-import { ConfigError } from '../errors.js';
-
 /**
  * A tiny HTTP store for the master list, so local and single-host users need
  * no external service. The same URL answers GET (for `SHAZBOT_MASTER_LIST`)
@@ -13,6 +6,16 @@ import { ConfigError } from '../errors.js';
  * `If-None-Match: *`), so servers can GET-merge-PUT without losing each
  * other's updates.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { resolve } from 'node:path';
+import { safeLog, silentLogger, type LogFields, type Logger } from '../core/logger.js';
+import { ConfigError } from '../errors.js';
+import { EMPTY_LIST, masterListEtag, preconditionFailure, tagListMatches } from './etag.js';
+import { errorReply, json, readBody, send, type Reply } from './http-reply.js';
+import { checkList, prepareFile, readCurrent, writeAtomically } from './list-file.js';
+
+export { masterListEtag } from './etag.js';
 
 /** Options of {@link startMasterListStore}. */
 export interface MasterListStoreOptions {
@@ -47,31 +50,8 @@ export interface MasterListStore {
 /** Default {@link MasterListStoreOptions.maxBodyBytes}: 8 MiB. */
 export const DEFAULT_MASTER_LIST_MAX_BODY_BYTES = 8 * 1024 * 1024;
 
-/** What GET answers before the first PUT: an empty list. */
-const EMPTY_LIST = Buffer.from('{"online":[],"offline":[]}', 'utf8');
-
 const PATHS: ReadonlySet<string> = new Set(['/', '/master-list']);
 const ALLOW = 'GET, HEAD, PUT';
-
-/**
- * The strong ETag the store gives a list body:
- * `"` + base64url(sha256(bytes)).slice(0, 27) + `"` (162 bits).
- */
-export function masterListEtag(bytes: Uint8Array): string {
-  return `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 27)}"`;
-}
-
-/** The file's current content, or `undefined` if it does not exist yet. */
-type Current = { readonly bytes: Buffer; readonly etag: string } | undefined;
-
-/** A response decided by a handler. */
-interface Reply {
-  status: number;
-  headers?: Record<string, string>;
-  body?: Buffer;
-  /** Close the connection after answering (request body left unread). */
-  close?: boolean;
-}
 
 /**
  * Starts the store and resolves once it is listening.
@@ -237,20 +217,6 @@ function validate(options: MasterListStoreOptions): Config {
   };
 }
 
-/** Creates the file's directory, refuses a directory as the file, and warns about an unusable existing list. */
-async function prepareFile(file: string, log: (level: 'warn', message: string, fields?: LogFields) => void): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
-  const current = await stat(file).catch((e: unknown) => {
-    if (isCode(e, 'ENOENT')) return undefined;
-    throw e;
-  });
-  if (current === undefined) return;
-  if (!current.isFile()) throw new ConfigError([`file ${file} exists and is not a regular file`]);
-  const bytes = await readFile(file);
-  const problem = checkList(bytes);
-  if (problem !== undefined) log('warn', 'master-list store: existing file is not a valid list; serving it as is', { file, problem });
-}
-
 function sha256(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
 }
@@ -270,185 +236,4 @@ async function handleGet(file: string, req: IncomingMessage): Promise<Reply> {
   if (tagListMatches(req.headers['if-none-match'], etag, true, true)) return { status: 304, headers };
   headers['content-type'] = 'application/json';
   return { status: 200, headers, body: bytes };
-}
-
-/** Why a PUT's preconditions fail, or undefined if it may proceed (RFC 9110 §13.1). */
-function preconditionFailure(current: Current, ifMatch: string | undefined, ifNoneMatch: string | undefined): string | undefined {
-  // A missing file is represented to readers by the empty list and its ETag,
-  // so a first writer's If-Match with that ETag succeeds; `*` needs a real file.
-  const etag = current?.etag ?? masterListEtag(EMPTY_LIST);
-  if (ifMatch !== undefined && !tagListMatches(ifMatch, etag, current !== undefined, false)) {
-    return current === undefined && isStar(ifMatch) ? 'If-Match: * but the list does not exist' : 'If-Match does not match the current ETag';
-  }
-  if (ifNoneMatch !== undefined && current !== undefined && tagListMatches(ifNoneMatch, current.etag, true, true)) {
-    return 'If-None-Match matches the current list';
-  }
-  return undefined;
-}
-
-function isStar(header: string): boolean {
-  return header.trim() === '*';
-}
-
-/**
- * Whether an `If-Match` / `If-None-Match` value matches `etag`. `*` matches
- * iff `exists`. Weak comparison ignores a `W/` prefix; strong comparison
- * never matches a weak tag.
- */
-function tagListMatches(header: string | undefined, etag: string, exists: boolean, weak: boolean): boolean {
-  if (header === undefined) return false;
-  if (isStar(header)) return exists;
-  // Our tags never contain commas, so a plain split cannot hide a match.
-  for (const raw of header.split(',')) {
-    let tag = raw.trim();
-    if (tag.startsWith('W/')) {
-      if (!weak) continue;
-      tag = tag.slice(2);
-    }
-    if (tag === etag) return true;
-  }
-  return false;
-}
-
-async function readCurrent(file: string): Promise<Current> {
-  try {
-    const bytes = await readFile(file);
-    return { bytes, etag: masterListEtag(bytes) };
-  } catch (e) {
-    if (isCode(e, 'ENOENT')) return undefined;
-    throw e;
-  }
-}
-
-let tempCounter = 0;
-
-/** Writes `bytes` to a temp file beside `file`, fsyncs it and renames it over `file`. */
-async function writeAtomically(file: string, bytes: Buffer): Promise<void> {
-  const temp = join(dirname(file), `.${basename(file)}.${process.pid}.${++tempCounter}.${randomBytes(4).toString('hex')}.tmp`);
-  let renamed = false;
-  try {
-    const handle = await open(temp, 'wx');
-    try {
-      await handle.writeFile(bytes);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, file);
-    renamed = true;
-    await syncDirectory(dirname(file));
-  } finally {
-    if (!renamed) await unlink(temp).catch(() => undefined);
-  }
-}
-
-/** Makes the rename durable where the platform allows it (not on Windows). */
-async function syncDirectory(dir: string): Promise<void> {
-  try {
-    const handle = await open(dir, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    // Best effort: the rename itself is already atomic.
-  }
-}
-
-/**
- * Reads a request body up to `limit` bytes. Past the limit it stops reading
- * (the caller answers 413 and closes the connection) instead of buffering
- * the rest. Rejects if the client aborts.
- */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
-  return new Promise((resolveBody, rejectBody) => {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    const cleanup = (): void => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('close', onClose);
-    };
-    const onData = (chunk: Buffer): void => {
-      total += chunk.length;
-      if (total > limit) {
-        cleanup();
-        req.pause();
-        chunks.length = 0;
-        resolveBody('too-large');
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = (): void => {
-      cleanup();
-      resolveBody(Buffer.concat(chunks, total));
-    };
-    const onError = (e: Error): void => {
-      cleanup();
-      rejectBody(e);
-    };
-    const onClose = (): void => {
-      cleanup();
-      rejectBody(new Error('request closed before its body was complete'));
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('close', onClose);
-  });
-}
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/**
- * Shallow check of a list body: UTF-8 JSON object whose `online` is an array
- * and whose `offline`, if present, is an array. Entries are left to the
- * servers, which validate them strictly. Returns the problem, or undefined.
- */
-function checkList(bytes: Uint8Array): string | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(utf8.decode(bytes));
-  } catch {
-    return 'body is not UTF-8 JSON';
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'body is not a JSON object';
-  const list = value as Record<string, unknown>;
-  if (!Array.isArray(list.online)) return '"online" must be an array';
-  if (list.offline !== undefined && !Array.isArray(list.offline)) return '"offline" must be an array when present';
-  return undefined;
-}
-
-function json(status: number, value: unknown, headers: Record<string, string> = {}): Reply {
-  return {
-    status,
-    headers: { ...headers, 'content-type': 'application/json', 'cache-control': 'no-store' },
-    body: Buffer.from(JSON.stringify(value), 'utf8'),
-  };
-}
-
-function errorReply(status: number, code: string, message: string, headers?: Record<string, string>): Reply {
-  return json(status, { error: message, code }, headers);
-}
-
-/** Writes a reply unless the response is already gone (client aborted, or answered). */
-function send(res: ServerResponse, reply: Reply): void {
-  if (res.headersSent || res.writableEnded || res.destroyed) {
-    if (!res.writableEnded) res.destroy();
-    return;
-  }
-  const headers: Record<string, string> = { ...reply.headers };
-  if (reply.body !== undefined) headers['content-length'] = String(reply.body.length);
-  // `connection: close` makes node destroy the socket once the answer is
-  // flushed, so an unread (unauthorised or oversized) body is never consumed.
-  if (reply.close) headers.connection = 'close';
-  res.writeHead(reply.status, headers);
-  res.end(reply.body);
-}
-
-function isCode(e: unknown, code: string): boolean {
-  return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === code;
 }
