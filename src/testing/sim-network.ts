@@ -1,20 +1,15 @@
 import type { Clock } from '../core/clock.js';
 import type { Random } from '../core/random.js';
 import { TransportError, type Transport, type TransportRequest, type TransportResponse } from '../core/transport.js';
-import { isShazbotError, MalformedError } from '../errors.js';
 import { requestBytes, responseBytes } from './http-bytes.js';
+import { Host, SimProcess, type HostState } from './sim-host.js';
+import { clusterHandler, errorResponse, type SimHandler } from './sim-http.js';
+
+export { SimProcess, type HostState } from './sim-host.js';
+export type { SimHandler } from './sim-http.js';
 
 /** URL of the simulated master-list store (GET and PUT). */
 export const SIM_MASTER_LIST_URL = 'http://master-list.sim/';
-
-/** The three request handlers of a server, as a Cluster exposes them. */
-export interface SimHandler {
-  handleGossip(authorization: string, body: unknown): Promise<unknown>;
-  /** If present, used instead of handleGossip with the request's text, and its reply text is sent as is (a Cluster has it). */
-  handleGossipWire?(authorization: string, body: unknown, raw?: string): Promise<{ text: string }>;
-  handleList(authorization: string): Promise<unknown>;
-  handleControl(authorization: string, body: unknown): Promise<void>;
-}
 
 /** Tunables of a {@link SimNetwork}; all may be changed between runs through the network's fields. */
 export interface SimNetworkOptions {
@@ -24,67 +19,6 @@ export interface SimNetworkOptions {
   jitterMs?: number;
   /** Probability that a message (a request or a reply, drawn separately) is lost. @default 0 */
   loss?: number;
-}
-
-/** Lifecycle of the process at a URL. */
-export type HostState = 'up' | 'paused' | 'crashed';
-
-type RawHandler = (req: TransportRequest, path: string) => TransportResponse | Promise<TransportResponse>;
-
-/** Everything the network knows about one URL. */
-class Host {
-  state: HostState = 'up';
-  /** Incarnation: bumped by every crash, so work of a dead process is told apart from its successor's. */
-  epoch = 0;
-  handler: RawHandler | undefined;
-  /** Work that reached this host while paused, in arrival order. */
-  held: Array<() => void> = [];
-  /** Bit k set: this host is in the `from` set of block rule k. */
-  fromBits: number[] | undefined;
-  /** Bit k set: this host is in the `to` set of block rule k. */
-  toBits: number[] | undefined;
-  bytesSent = 0;
-  constructor(readonly url: string) {}
-}
-
-/**
- * One incarnation of the process at a URL: work run through it is dropped
- * once that process crashed (or was replaced by a restart), and held while
- * it is paused.
- */
-export class SimProcess {
-  /** @internal created by {@link SimNetwork.process}. */
-  constructor(
-    private readonly net: SimNetwork,
-    private readonly host: Host,
-    private readonly epoch: number,
-  ) {}
-
-  /** The URL this process serves. */
-  get url(): string {
-    return this.host.url;
-  }
-
-  /** True until this incarnation crashes or is replaced. */
-  get alive(): boolean {
-    return this.host.epoch === this.epoch && this.host.state !== 'crashed';
-  }
-
-  /**
-   * Runs `fn` as this process: at once if it is up, queued while it is
-   * paused (run in order at resume), never if it crashed or was replaced.
-   */
-  run(fn: () => void): void {
-    const h = this.host;
-    if (h.epoch !== this.epoch || h.state === 'crashed') return;
-    if (h.state === 'paused') h.held.push(fn);
-    else fn();
-  }
-
-  /** A transport whose requests come from this process. */
-  transport(): Transport {
-    return { request: (req) => this.net.send(this, req) };
-  }
 }
 
 const NEVER: Promise<never> = new Promise<never>(() => undefined);
@@ -410,49 +344,4 @@ function setBit(bits: number[] | undefined, word: number, bit: number): number[]
   while (out.length <= word) out.push(0);
   out[word] = out[word]! | bit;
   return out;
-}
-
-const JSON_HEADERS: Readonly<Record<string, string>> = { 'content-type': 'application/json' };
-
-function json(status: number, body: unknown): TransportResponse {
-  return { status, headers: JSON_HEADERS, body: JSON.stringify(body) };
-}
-
-function errorResponse(e: unknown): TransportResponse {
-  return json(isShazbotError(e) ? e.status : 500, { error: e instanceof Error ? e.message : String(e) });
-}
-
-/**
- * Adapts a server's handlers to HTTP as the README's Express example does:
- * the handler sees the parsed JSON body, the reply is the JSON of its
- * result, and errors answer with their status (500 for anything else).
- */
-function clusterHandler(h: SimHandler): RawHandler {
-  return async (req, path) => {
-    const auth = req.headers?.['authorization'] ?? '';
-    try {
-      if (path === 'clustershazbot/gossip' && req.method === 'POST') {
-        if (h.handleGossipWire === undefined) return json(200, await h.handleGossip(auth, parseBody(req.body)));
-        return { status: 200, headers: JSON_HEADERS, body: (await h.handleGossipWire(auth, parseBody(req.body), req.body)).text };
-      }
-      if (path === 'clustershazbot/list' && req.method === 'GET') return json(200, await h.handleList(auth));
-      if (path === 'clustershazbot/control' && req.method === 'POST') {
-        await h.handleControl(auth, parseBody(req.body));
-        return json(200, { success: true });
-      }
-      return json(404, { error: 'not found' });
-    } catch (e) {
-      return errorResponse(e);
-    }
-  };
-}
-
-/** express.json(): a body that is not JSON answers 400 before the handler runs. */
-function parseBody(body: string | undefined): unknown {
-  if (body === undefined || body === '') return {};
-  try {
-    return JSON.parse(body) as unknown;
-  } catch {
-    throw new MalformedError('request body is not valid JSON');
-  }
 }

@@ -1,4 +1,3 @@
-import type { Clock, TimerHandle } from '../core/clock.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import { seededRandom } from '../core/random.js';
 import type { ClusterOptions } from '../config.js';
@@ -6,7 +5,8 @@ import { createCluster, type Cluster, type ClusterDeps } from '../engine/cluster
 import type { MemberEntry } from '../membership/entry.js';
 import { normalizeBaseUrl } from '../membership/url.js';
 import { SimClock } from './sim-clock.js';
-import { SIM_MASTER_LIST_URL, SimNetwork, type SimProcess } from './sim-network.js';
+import { SIM_MASTER_LIST_URL, SimNetwork } from './sim-network.js';
+import { NodeClock, runUntilSettled } from './sim-node-clock.js';
 import { fmix32 } from '../swim/hash.js';
 
 /** Gossip secret every simulated server shares (unless `options` overrides it). */
@@ -319,84 +319,6 @@ interface NodeRecord {
   /** Instance number at this index: 0, then one more per restart. */
   readonly generation: number;
   readonly clock: NodeClock;
-}
-
-/** A node's timer: it fires only while its process lives, waits while it is paused, and honours a clear that came meanwhile. */
-class NodeTimer implements TimerHandle {
-  cancelled = false;
-  inner: TimerHandle | undefined;
-  constructor(
-    private readonly proc: SimProcess,
-    private readonly fn: () => void,
-  ) {}
-
-  get id(): number {
-    return this.inner?.id ?? 0;
-  }
-
-  readonly fire = (): void => {
-    if (!this.cancelled) this.proc.run(this.#runIfLive);
-  };
-
-  readonly #runIfLive = (): void => {
-    if (!this.cancelled) this.fn();
-  };
-}
-
-/**
- * One node's view of time: global virtual time plus its skew; its timers
- * run on the global clock through its process, so a crashed or replaced
- * instance's timers never fire and a paused one's wait.
- */
-class NodeClock implements Clock {
-  constructor(
-    private readonly global: SimClock,
-    private readonly proc: SimProcess,
-    public skewMs: number,
-  ) {}
-
-  now(): number {
-    return this.global.now() + this.skewMs;
-  }
-
-  setTimer(delayMs: number, fn: () => void): TimerHandle {
-    const t = new NodeTimer(this.proc, fn);
-    t.inner = this.global.setTimer(delayMs, t.fire);
-    return t;
-  }
-
-  clearTimer(handle: TimerHandle): void {
-    if (!(handle instanceof NodeTimer) || handle.cancelled) return;
-    handle.cancelled = true;
-    if (handle.inner !== undefined) this.global.clearTimer(handle.inner);
-  }
-}
-
-/**
- * Runs `clock` timer by timer until `p` settles; rejects with p's error, or
- * if no timer is left (or none within `limitMs`) while p is still pending.
- */
-async function runUntilSettled(clock: SimClock, p: Promise<unknown>, limitMs: number, what: string): Promise<void> {
-  let done = false;
-  let failed = false;
-  let error: unknown;
-  p.then(
-    () => {
-      done = true;
-    },
-    (e: unknown) => {
-      done = failed = true;
-      error = e;
-    },
-  );
-  const limit = clock.now() + limitMs;
-  await clock.runUntil(clock.now());
-  while (!done) {
-    const next = clock.nextTimerAt();
-    if (next === undefined || next > limit) throw new Error(`simulation: ${what} did not finish within ${limitMs} ms of virtual time`);
-    await clock.runUntil(next);
-  }
-  if (failed) throw error;
 }
 
 /** `base` with every defined field of `extra` written over it (an explicit undefined keeps the default). */
