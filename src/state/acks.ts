@@ -17,7 +17,8 @@ import type { JsonValue } from './types.js';
 import { encodeChanges } from './wire.js';
 
 interface Pending {
-  readonly keys: Map<string, Array<[string, KeyState<JsonValue>]>>;
+  /** Per map, per key: the key's state when the batch is sent (a key written twice in a batch travels once). */
+  readonly keys: Map<string, Map<string, KeyState<JsonValue>>>;
   readonly counters: Map<string, CounterState>;
   readonly waiters: Array<(ok: boolean) => void>;
 }
@@ -77,9 +78,9 @@ export class AckGatherer {
     } else {
       const s = this.core.slot(item.map, false)?.state.get(item.key);
       if (s !== undefined) {
-        let list = p.keys.get(item.map);
-        if (list === undefined) p.keys.set(item.map, (list = []));
-        list.push([item.key, s]);
+        let keys = p.keys.get(item.map);
+        if (keys === undefined) p.keys.set(item.map, (keys = new Map()));
+        keys.set(item.key, s);
       }
     }
     const result = new Promise<boolean>((resolve) => p.waiters.push(resolve));
@@ -95,7 +96,12 @@ export class AckGatherer {
     const batches = [...this.#pending];
     this.#pending.clear();
     for (const [peer, p] of batches) {
-      const c = encodeChanges(p.keys, p.counters);
+      // The current state of each key (it may have changed since it was queued).
+      const maps = new Map([...p.keys].map(([map, keys]) => [map, [...keys.keys()].flatMap((k): Array<[string, KeyState<JsonValue>]> => {
+        const s = this.core.slot(map, false)?.state.get(k);
+        return s === undefined ? [] : [[k, s]];
+      })]));
+      const c = encodeChanges(maps, p.counters);
       this.core.host.spawn('acknowledged push', async () => {
         const reply = await this.core.host.exchange(peer, { c, a: 1 }, this.core.host.config.exchangeTimeoutMs);
         const ok = typeof reply === 'object' && reply !== null && (reply as Record<string, unknown>)['ok'] === 1;

@@ -92,6 +92,7 @@ export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
     this.limits = { maxItems: 100_000, maxKeyBytes: 4_096, maxValueBytes: Math.max(MAP_DEFAULTS.maxValueBytes, 16 * 1024 * 1024) };
     this.#tombstones = new TombstoneTracker({
       graceMs: this.settings.tombstoneMaxAgeMs, maxAgeMs: this.settings.tombstoneMaxAgeMs, inFlightMs: this.settings.tombstoneSettleMs,
+      collectOnConfirm: true,
     });
   }
 
@@ -297,7 +298,10 @@ export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
     this.#digestCache = undefined;
     const id = `${slot.name}\n${key}`;
     if (isTombstone(change.after)) {
-      if (change.before === undefined || !isTombstone(change.before)) this.#tombstones.added(id, this.host.clock.now(), versionWallMs(change.after.delAt ?? change.after.del!));
+      // Tracked afresh whenever the delete advances: its age counts from the newest delete.
+      if (change.before === undefined || !isTombstone(change.before) || change.before.delAt !== change.after.delAt) {
+        this.#tombstones.added(id, this.host.clock.now(), versionWallMs(change.after.delAt ?? change.after.del!));
+      }
     } else if (change.before !== undefined && isTombstone(change.before)) {
       this.#tombstones.dropped(id);
     }

@@ -31,6 +31,20 @@ describe('TombstoneTracker', () => {
     expect(t.tick(1_000, PEERS)).toEqual(['k']);
   });
 
+  it('with collectOnConfirm, collects a tombstone at the tick that confirms it', () => {
+    const t = new TombstoneTracker({ graceMs: 10_000, maxAgeMs: 10_000, inFlightMs: 100, collectOnConfirm: true });
+    t.added('k', 100, 0);
+    t.added('late', 400, 0);
+    t.synced('p1', 250);
+    expect(t.tick(300, PEERS)).toEqual([]); // p2 never synced
+    t.synced('p2', 260);
+    expect(t.tick(301, PEERS)).toEqual(['k']); // 'late' arrived after the syncs
+    expect(t.size).toBe(1);
+    t.synced('p1', 600);
+    t.synced('p2', 600);
+    expect(t.tick(700, PEERS)).toEqual(['late']);
+  });
+
   it('does not confirm while a member has never synced, nor with no other member', () => {
     const t = new TombstoneTracker(OPTS);
     t.added('k', 0, 0);

@@ -32,6 +32,14 @@ export interface TombstoneOptions {
   maxAgeMs: number;
   /** How long after a tombstone arrived a sync must happen to confirm it (writes still in flight). */
   inFlightMs: number;
+  /**
+   * Collect a tombstone as soon as it is confirmed, not once it is old. For
+   * digests that leave tombstones out altogether (the replicated state's):
+   * there a sync proves the peer holds no live write the tombstone removes,
+   * which is all collection needs; `graceMs` is then only the window in
+   * which confirmation may happen (set it to `maxAgeMs`). @default false
+   */
+  collectOnConfirm?: boolean;
 }
 
 interface Tracked {
@@ -63,6 +71,7 @@ export class TombstoneTracker {
   readonly #graceMs: number;
   readonly #maxAgeMs: number;
   readonly #inFlightMs: number;
+  readonly #collectOnConfirm: boolean;
   readonly #tracked = new Map<string, Tracked>();
   /** Unconfirmed young tombstones, by arrival: a sync confirms a prefix of this order. */
   #pending = byArrival();
@@ -83,6 +92,7 @@ export class TombstoneTracker {
     this.#graceMs = graceMs;
     this.#maxAgeMs = maxAgeMs;
     this.#inFlightMs = inFlightMs;
+    this.#collectOnConfirm = options.collectOnConfirm === true;
   }
 
   /**
@@ -124,7 +134,7 @@ export class TombstoneTracker {
   tick(now: number, members: readonly string[]): string[] {
     this.#confirm(now, members);
     const out: string[] = [];
-    this.#collect(this.#confirmedQ, now - this.#graceMs, out);
+    this.#collect(this.#confirmedQ, this.#collectOnConfirm ? Infinity : now - this.#graceMs, out);
     this.#collect(this.#expiryQ, now - this.#maxAgeMs, out);
     if (this.#stale > COMPACT_MIN && this.#stale > this.#tracked.size) this.#compact();
     return out;
