@@ -17,6 +17,7 @@ export {
   shazbotInfoRequest,
 } from './default-instance.js';
 export { createCluster, type Cluster, type ClusterDeps } from './engine/cluster.js';
+export { EXTENSION_NAME, type EngineExtension, type ExtensionHost, type ExchangeKind } from './engine/extension.js';
 export type { ClusterEvents, ClusterStatus } from './engine/events.js';
 export type { ClusterInfo, ClusterStats, ConfigSummary, HealthReport, ServerInfo } from './engine/info.js';
 export { resolveOptions, optionsFromEnv, DEFAULTS, type ClusterOptions, type ResolvedConfig, type EnvConfig } from './config.js';

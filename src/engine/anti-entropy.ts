@@ -111,7 +111,7 @@ export class AntiEntropy {
     const core = this.core;
     const timeoutMs = core.config.exchangeTimeoutMs;
     if (core.legacyPeers.has(peer)) {
-      await this.sender.send(peer, { entries: 'full' }, timeoutMs);
+      await this.sender.send(peer, { entries: 'full', kind: 'anti-entropy' }, timeoutMs);
       return;
     }
     const entries = core.dissemination.take();
@@ -120,16 +120,16 @@ export class AntiEntropy {
     // its retransmit limit allows: each of them learns it on arrival and
     // passes it on at once, instead of one round trip and a push-back later.
     if (announce && !entries.some((e) => e.baseUrl === core.baseUrl)) entries.unshift(this.merger.self());
-    const reply = await this.sender.send(peer, { entries, digest: true }, timeoutMs);
+    const reply = await this.sender.send(peer, { entries, digest: true, kind: 'anti-entropy' }, timeoutMs);
     if (reply === undefined || reply.digest === undefined) return;
     if (reply.buckets !== undefined) {
       // Large tables: trade only the buckets that differ, both ways, in one exchange.
       const want = core.digest.differing(reply.buckets);
-      if (want.length > 0) await this.sender.send(peer, { entries: entriesInBuckets(core.table, want), ping: true, want }, timeoutMs);
+      if (want.length > 0) await this.sender.send(peer, { entries: entriesInBuckets(core.table, want), ping: true, want, kind: 'anti-entropy' }, timeoutMs);
       return;
     }
     if (reply.digest !== core.digest.toString()) {
-      await this.sender.send(peer, { entries: 'full', ping: true }, timeoutMs);
+      await this.sender.send(peer, { entries: 'full', ping: true, kind: 'anti-entropy' }, timeoutMs);
     }
   }
 }

@@ -9,6 +9,8 @@ import type { GossipMessage, ServerList } from '../types.js';
 import { AntiEntropy } from './anti-entropy.js';
 import { EngineCore, redactUrl } from './core.js';
 import type { ClusterEvents, ClusterStatus } from './events.js';
+import type { EngineExtension } from './extension.js';
+import { ExtensionRuntime } from './extension-runtime.js';
 import { GossipReceiver } from './gossip-receiver.js';
 import { GossipSender } from './gossip-sender.js';
 import type { ClusterInfo, ClusterStats, HealthReport, ServerInfo } from './info.js';
@@ -97,6 +99,23 @@ export interface Cluster {
    * succeeded. For metrics; returns the function that unsubscribes.
    */
   observeExchanges(observer: (peer: string, ms: number, ok: boolean) => void): () => void;
+  /**
+   * Registers an extension (see extension.ts and docs/extensions.md): a
+   * capability riding on this server's gossip. Calls its `attach` with what
+   * it may use of the engine, and its `started` at once if the engine
+   * already runs (otherwise when it starts). Allowed before or after
+   * {@link start}. Throws ConfigError for a name that is not 1 to 32
+   * characters `[a-z][a-z0-9-]*` or is already registered, TypeError for
+   * something that is not an extension; what `attach` throws reaches the
+   * caller, and the extension is then not registered.
+   */
+  use(extension: EngineExtension): void;
+  /**
+   * Whether this server is ready to serve: running, and every extension
+   * ready (its `ready()`, true if it has none). Feeds
+   * `GET /clustershazbot/health/ready`.
+   */
+  ready(): boolean;
 }
 
 /** Creates a cluster instance. Nothing happens until {@link Cluster.start}. Throws ConfigError. */
@@ -111,6 +130,7 @@ export function createCluster(options: ClusterOptions, deps: ClusterDeps = {}): 
 class ClusterEngine implements Cluster {
   readonly #core: EngineCore;
   readonly #merger: Merger;
+  readonly #sender: GossipSender;
   readonly #receiver: GossipReceiver;
   readonly #lifecycle: Lifecycle;
 
@@ -123,6 +143,7 @@ class ClusterEngine implements Cluster {
     const masterList = new MasterListSync(core, merger, antiEntropy);
     this.#core = core;
     this.#merger = merger;
+    this.#sender = sender;
     this.#receiver = new GossipReceiver(core, merger, sender);
     this.#lifecycle = new Lifecycle(core, { merger, sender, antiEntropy, masterList });
   }
@@ -212,6 +233,19 @@ class ClusterEngine implements Cluster {
     };
   }
 
+  use(extension: EngineExtension): void {
+    const core = this.#core;
+    const runtime = core.ext ?? new ExtensionRuntime(core, this.#sender);
+    runtime.use(extension);
+    // Only once one is registered do messages carry an ext field.
+    core.ext = runtime;
+  }
+
+  ready(): boolean {
+    const core = this.#core;
+    return core.status === 'running' && (core.ext === undefined || core.ext.ready());
+  }
+
   info(): ClusterInfo {
     const core = this.#core;
     const counts = { online: 0, suspect: 0, offline: 0 };
@@ -241,6 +275,7 @@ class ClusterEngine implements Cluster {
       stats: this.stats(),
       events: core.insight.events(),
       exchanges: core.insight.exchangeTotals(now),
+      ...(core.ext === undefined ? {} : { extensions: core.ext.info() }),
     };
   }
 

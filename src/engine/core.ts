@@ -29,6 +29,7 @@ import type { GossipExtras, MessageLimits } from '../protocol/validate.js';
 import type { ClusterDeps } from './cluster.js';
 import { Dissemination } from './dissemination.js';
 import { Emitter, type ClusterEvents, type ClusterStatus } from './events.js';
+import type { ExtensionRuntime } from './extension-runtime.js';
 import { FailureDetector } from './failure-detector.js';
 import { hotSettings, type HotSettings } from './hot-settings.js';
 import { Insight } from './insight.js';
@@ -84,8 +85,10 @@ export class EngineCore implements EnginePorts {
   /** The timeline and exchange statistics of the info view. */
   readonly insight: Insight;
   readonly stats = {
-    exchanges: 0, exchangeFailures: 0, antiEntropyRounds: 0, bytesIn: 0, bytesOut: 0, signatureRejections: 0,
+    exchanges: 0, exchangeFailures: 0, antiEntropyRounds: 0, bytesIn: 0, bytesOut: 0, signatureRejections: 0, extensionRejections: 0,
   };
+  /** The registered extensions, once there is one (see extension-runtime.ts); until then they cost nothing. */
+  ext: ExtensionRuntime | undefined;
   #links: CoreLinks | undefined;
 
   constructor(config: ResolvedConfig, deps: ClusterDeps) {
@@ -115,6 +118,7 @@ export class EngineCore implements EnginePorts {
       if (url !== this.baseUrl && after?.state === 'offline' && after.reason === 'failed') this.failed.add(url);
       else this.failed.delete(url);
       this.detector.onChange(before, after);
+      if (this.ext !== undefined) this.ext.memberChanged(before, after);
     });
     this.insight = new Insight(this.table, this.clock, this.baseUrl, config);
     this.exchangeObservers.add(this.insight.observeExchange);
@@ -137,7 +141,9 @@ export class EngineCore implements EnginePorts {
   /**
    * Loads a snapshot in bulk and rebuilds the derived indexes once. Work
    * that depends only on the snapshot (its digest, its probe-ring order) is
-   * shared by every instance restoring the same snapshot array.
+   * shared by every instance restoring the same snapshot array. No
+   * extension hears of it: none can be registered yet, and a load calls no
+   * change listener.
    */
   #restore(snapshot: readonly MemberEntry[]): void {
     if (this.allow.restricts) {

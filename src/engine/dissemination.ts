@@ -68,7 +68,7 @@ export class Dissemination {
     for (const peer of peers) {
       const entries = this.take();
       if (entries.length === 0) break;
-      void this.ports.send(peer, { entries, ping: true }, this.ports.config.exchangeTimeoutMs);
+      void this.ports.send(peer, { entries, ping: true, kind: 'push' }, this.ports.config.exchangeTimeoutMs);
     }
     if (this.#queue.size > 0) this.#schedule(this.ports.config.gossipTickMs);
   }

@@ -12,7 +12,7 @@
  * handled exactly as before, so clusters can mix versions.
  *
  * ## When each hook is called
- * - {@link EngineExtension.attach}: once, when the extension is added (before start).
+ * - {@link EngineExtension.attach}: once, when the extension is added (`Cluster.use`, before or after start).
  * - {@link EngineExtension.request}: for every outgoing request (probe, push,
  *   anti-entropy, leave, and the extension's own {@link ExtensionHost.exchange}),
  *   to add a section; undefined adds none.
@@ -29,6 +29,8 @@
  *   engine runs; the join sync starts here.
  * - {@link EngineExtension.memberChanged}: after each change of the membership table.
  * - {@link EngineExtension.stopping}: at shutdown, before peers are told; bounded by `shutdownTimeoutMs`.
+ * - {@link EngineExtension.ready}: whenever `Cluster.ready()` (and `/clustershazbot/health/ready`) is asked.
+ * - {@link EngineExtension.info}: whenever the info view is built.
  *
  * ## What a hook may not do
  * Synchronous hooks must not block: they run inside the handling of a
@@ -93,6 +95,8 @@ export interface EngineExtension {
   /** Whether this extension is ready to serve (feeds `/clustershazbot/health/ready`). @default true */
   ready?(): boolean;
   stopping?(): Promise<void> | void;
+  /** Figures for operators, shown under `extensions.<name>` in the info view; JSON, no secret, no user data. */
+  info?(): unknown;
 }
 
 /** Extension names. */

@@ -191,8 +191,8 @@ export class FailureDetector {
     const entries = [claim, ...this.dissemination.take()];
     const helpers = table.sampleUpPeers(this.ports.random, config.indirectProbes, url);
     const answers = await Promise.all([
-      this.ports.send(url, { entries, ping: true }, this.awareness.scale(config.probeTimeoutMs)),
-      ...helpers.map((h) => this.ports.send(h, { entries, ping: true, probe: url }, this.awareness.scale(config.indirectProbeTimeoutMs))),
+      this.ports.send(url, { entries, ping: true, kind: 'probe' }, this.awareness.scale(config.probeTimeoutMs)),
+      ...helpers.map((h) => this.ports.send(h, { entries, ping: true, probe: url, kind: 'probe' }, this.awareness.scale(config.indirectProbeTimeoutMs))),
     ]);
     if (this.#suspicions.get(url) !== s || !this.ports.isActive()) return; // refuted or cleared meanwhile
     const alive = answers[0] !== undefined || answers.slice(1).some((a) => a?.probeOk === true);
@@ -274,7 +274,7 @@ export class FailureDetector {
     const entry = table.get(target);
     if (entry === undefined || entry.state === 'offline') return;
     const version = entry.lastUpdate;
-    const direct = await this.ports.send(target, { entries: this.dissemination.take(), ping: true }, this.awareness.scale(config.probeTimeoutMs));
+    const direct = await this.ports.send(target, { entries: this.dissemination.take(), ping: true, kind: 'probe' }, this.awareness.scale(config.probeTimeoutMs));
     if (direct !== undefined) {
       this.awareness.apply(-1);
       return;
@@ -286,8 +286,8 @@ export class FailureDetector {
     // connection, no longer needs all k helper paths to fail too before a
     // suspicion. It takes the indirect probes' time limit, so it adds no delay.
     const [retry, answers] = await Promise.all([
-      this.ports.send(target, { entries: this.dissemination.take(), ping: true }, indirectMs),
-      Promise.all(helpers.map((h) => this.ports.send(h, { entries: this.dissemination.take(), ping: true, probe: target }, indirectMs))),
+      this.ports.send(target, { entries: this.dissemination.take(), ping: true, kind: 'probe' }, indirectMs),
+      Promise.all(helpers.map((h) => this.ports.send(h, { entries: this.dissemination.take(), ping: true, probe: target, kind: 'probe' }, indirectMs))),
     ]);
     // Lifeguard: a helper that does not answer at all suggests the problem is on our side.
     if (answers.some((a) => a === undefined)) this.awareness.apply(1);

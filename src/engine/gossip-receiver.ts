@@ -44,6 +44,8 @@ export class GossipReceiver {
     const seedFormat = !extras.ping && extras.digest === undefined && extras.probe === undefined;
     const corrections = this.merger.merge(entries, seedFormat || extras.full || extras.want !== undefined ? this.merger.passOnWholeLists() : true);
     const probeOk = extras.probe === undefined ? undefined : await this.#probeFor(extras.probe);
+    // The extensions' part: only with extensions registered, and only if the request has one too.
+    const ext = core.ext === undefined ? undefined : core.ext.onRequest(body as Record<string, unknown>);
     const mine = core.digest.toString();
     const differs = extras.digest !== undefined && extras.digest !== mine;
     // Whole lists for seed-format peers and small tables; bucket digests for large ones.
@@ -58,6 +60,7 @@ export class GossipReceiver {
     const reply: Record<string, unknown> = {};
     if (bucketed) reply['buckets'] = core.digest.buckets();
     reply['digest'] = mine;
+    if (ext !== undefined) reply['ext'] = ext;
     if (full || extras.want !== undefined) reply['full'] = true;
     reply['message'] = 'gossip';
     reply['offline'] = list.offline;
@@ -169,7 +172,7 @@ export class GossipReceiver {
     if (target === core.baseUrl) return true;
     const entry = core.table.get(target);
     if (entry === undefined || entry.state === 'offline') return false;
-    const reply = await this.sender.send(target, { entries: core.dissemination.take(), ping: true }, core.config.probeTimeoutMs);
+    const reply = await this.sender.send(target, { entries: core.dissemination.take(), ping: true, kind: 'probe' }, core.config.probeTimeoutMs);
     return reply !== undefined;
   }
 }

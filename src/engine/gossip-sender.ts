@@ -11,6 +11,7 @@ import { canonicalJson } from '../protocol/canonical-json.js';
 import { makeNonce, signRequestCanonical, verifyReply } from '../protocol/signature.js';
 import { parseGossipExtras, parseGossipMessage, toServerList, type GossipExtras } from '../protocol/validate.js';
 import type { EngineCore } from './core.js';
+import type { DirectExchange } from './extension-runtime.js';
 import type { Merger } from './merger.js';
 import type { Outgoing } from './ports.js';
 
@@ -29,18 +30,28 @@ export class GossipSender {
    */
   send(peer: string, out: Outgoing, timeoutMs: number): Promise<GossipExtras | undefined> {
     // Without legacyAuth a signed exchange is never 'refused' (see #sendSigned).
-    if (!this.core.hot.legacyAuth) return this.#sendSigned(peer, out, timeoutMs) as Promise<GossipExtras | undefined>;
-    return this.#sendLegacyAware(peer, out, timeoutMs);
+    if (!this.core.hot.legacyAuth) return this.#sendSigned(peer, out, timeoutMs, undefined) as Promise<GossipExtras | undefined>;
+    return this.#sendLegacyAware(peer, out, timeoutMs, undefined);
   }
 
-  async #sendLegacyAware(peer: string, out: Outgoing, timeoutMs: number): Promise<GossipExtras | undefined> {
+  /**
+   * {@link send} for an extension's `host.exchange`: the request carries only
+   * `direct`'s section, and the peer's answer to it is set on `direct`
+   * rather than handed to that extension's `onReply`.
+   */
+  sendDirect(peer: string, out: Outgoing, timeoutMs: number, direct: DirectExchange): Promise<GossipExtras | undefined> {
+    if (!this.core.hot.legacyAuth) return this.#sendSigned(peer, out, timeoutMs, direct) as Promise<GossipExtras | undefined>;
+    return this.#sendLegacyAware(peer, out, timeoutMs, direct);
+  }
+
+  async #sendLegacyAware(peer: string, out: Outgoing, timeoutMs: number, direct: DirectExchange | undefined): Promise<GossipExtras | undefined> {
     const v1Peers = this.core.v1Peers;
     const v1 = v1Peers.has(peer);
-    const first = v1 ? await this.#sendV1(peer, timeoutMs) : await this.#sendSigned(peer, out, timeoutMs);
+    const first = v1 ? await this.#sendV1(peer, timeoutMs) : await this.#sendSigned(peer, out, timeoutMs, direct);
     if (first !== 'refused') return first;
     if (v1) v1Peers.delete(peer);
     else v1Peers.add(peer);
-    const second = v1 ? await this.#sendSigned(peer, out, timeoutMs) : await this.#sendV1(peer, timeoutMs);
+    const second = v1 ? await this.#sendSigned(peer, out, timeoutMs, direct) : await this.#sendV1(peer, timeoutMs);
     if (second === 'refused') {
       v1Peers.delete(peer);
       return undefined;
@@ -79,14 +90,22 @@ export class GossipSender {
     }
   }
 
-  /** One signed exchange. Never throws; 'refused' on a 401 if `legacyAuth` is on (the peer may be 1.x). */
-  async #sendSigned(peer: string, out: Outgoing, timeoutMs: number): Promise<GossipExtras | 'refused' | undefined> {
+  /**
+   * One signed exchange. Never throws; 'refused' on a 401 if `legacyAuth` is
+   * on (the peer may be 1.x). With extensions registered, the request
+   * carries their `ext` field and the reply's goes to them.
+   */
+  async #sendSigned(peer: string, out: Outgoing, timeoutMs: number, direct: DirectExchange | undefined): Promise<GossipExtras | 'refused' | undefined> {
     const core = this.core;
+    const ext = core.ext;
+    const kind = out.kind ?? 'direct';
     const target = endpointUrl(peer, 'gossip');
     // Keys in canonical (sorted) order, which lets canonicalJson take its fast path.
     const list = toServerList(out.entries === 'full' ? core.table.entries() : out.entries);
     const body: Record<string, unknown> = {};
     if (out.digest) body['digest'] = core.digest.toString();
+    // Without extensions the body is exactly what it was before they existed.
+    if (ext !== undefined) body['ext'] = ext.requestField(kind, peer, direct);
     if ((out.entries === 'full' && (out.ping || out.digest)) || out.want !== undefined) body['full'] = true;
     body['message'] = 'gossip';
     body['offline'] = list.offline;
@@ -125,6 +144,7 @@ export class GossipSender {
       if (extras.digest === undefined) core.legacyPeers.add(peer);
       else if (core.legacyPeers.size > 0) core.legacyPeers.delete(peer);
       this.merger.merge(entries, extras.full || extras.digest === undefined ? this.merger.passOnWholeLists() : true);
+      if (ext !== undefined) ext.onReply(reply as Record<string, unknown>, peer, kind, direct);
       // Probes and pushes compare digests for free; an anti-entropy exchange acts on its own comparison.
       if (extras.digest !== undefined && !out.digest) core.lastDigestCheck = { at: now, peer, same: extras.digest === core.digest.toString() };
       core.lastContact.set(peer, now);

@@ -45,6 +45,11 @@ export interface ClusterStats {
   readonly bytesOut: number;
   /** Requests and replies rejected for a missing, malformed, stale, replayed or wrong signature or secret. */
   readonly signatureRejections: number;
+  /**
+   * Extension fields (`ext`) of signed requests and replies ignored as malformed
+   * or too large; the membership part of those messages was used as usual.
+   */
+  readonly extensionRejections: number;
 }
 
 /** Settings worth showing an operator; no secret, no credential, no query string. */
@@ -82,6 +87,8 @@ export interface ClusterInfo {
   readonly events: readonly TimelineEvent[];
   /** Every peer's exchanges over the recent window, taken together. */
   readonly exchanges: ExchangeTotals;
+  /** What each registered extension shows (its `info` hook), by name; absent without extensions. */
+  readonly extensions?: Readonly<Record<string, unknown>>;
 }
 
 /** `GET /clustershazbot/health`: public, no membership data. */

@@ -50,6 +50,7 @@ export class Lifecycle {
     // next server to start finds it instead of forming a cluster of its own.
     if (listed === false) core.spawn('announce', () => parts.masterList.announce());
     safeLog(core.log, 'info', 'running', { known: core.table.size, up: core.table.upPeerCount() + 1 });
+    if (core.ext !== undefined) core.ext.started();
   }
 
   shutdown(): Promise<void> {
@@ -65,11 +66,14 @@ export class Lifecycle {
     }
     core.setStatus('stopping');
     core.cancelTimers();
+    // Extensions hear of it before the peers do; their work shares the time limit with the leave fan-out.
+    const stopping = core.ext === undefined ? undefined : core.ext.stopping();
     core.desired = { state: 'offline', reason: 'left' };
     const self = parts.merger.assertSelf();
     safeLog(core.log, 'info', 'shutting down: telling peers this server leaves');
     const timeout = Math.min(core.config.exchangeTimeoutMs, core.config.shutdownTimeoutMs);
-    const work = [core.fanout((peer) => parts.sender.send(peer, { entries: [self], ping: true }, timeout))];
+    const work = [core.fanout((peer) => parts.sender.send(peer, { entries: [self], ping: true, kind: 'leave' }, timeout))];
+    if (stopping !== undefined) work.push(stopping);
     if (core.config.updateMasterListOnShutdown) work.push(parts.masterList.announce());
     await core.withTimeout(Promise.all(work), core.config.shutdownTimeoutMs).catch(() => {
       safeLog(core.log, 'warn', 'shutdown notifications did not all finish in time', { timeoutMs: core.config.shutdownTimeoutMs });

@@ -5,6 +5,7 @@ import type { ResolvedConfig } from '../config.js';
 import type { MemberEntry } from '../membership/entry.js';
 import type { MembershipTable } from '../membership/table.js';
 import type { GossipExtras } from '../protocol/validate.js';
+import type { ExchangeKind } from './extension.js';
 
 /** What one outgoing gossip message carries besides the signature. */
 export interface Outgoing {
@@ -18,6 +19,14 @@ export interface Outgoing {
   readonly digest?: boolean;
   /** Ask for the receiver's entries in these buckets; `entries` then holds ours in them. */
   readonly want?: readonly number[];
+  /**
+   * Why it is sent, as extensions see it (`ext.k`): 'probe' (direct and
+   * indirect probes, and the pings a helper sends for them), 'push',
+   * 'anti-entropy' (with its whole-list and bucket follow-ups, and
+   * introductions), 'leave', 'direct' (an extension's own exchange).
+   * @default 'direct'
+   */
+  readonly kind?: ExchangeKind;
 }
 
 /**

@@ -24,6 +24,7 @@ const COUNTER_FIELDS: Record<keyof ClusterStats, string> = {
   bytesIn: 'clustershazbot_bytes_received_total',
   bytesOut: 'clustershazbot_bytes_sent_total',
   signatureRejections: 'clustershazbot_signature_rejections_total',
+  extensionRejections: 'clustershazbot_extension_rejections_total',
 };
 const COUNTER_NAMES = Object.values(COUNTER_FIELDS);
 

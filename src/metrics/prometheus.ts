@@ -43,6 +43,7 @@ const COUNTERS: ReadonlyArray<readonly [keyof ClusterStats, string, string]> = [
   ['bytesIn', 'bytes_received_total', 'JSON payload bytes received (request bodies handled, reply bodies read); HTTP headers not counted.'],
   ['bytesOut', 'bytes_sent_total', 'JSON payload bytes sent (request and reply bodies); HTTP headers not counted.'],
   ['signatureRejections', 'signature_rejections_total', 'Requests and replies rejected for a missing, malformed, stale, replayed or wrong signature or secret.'],
+  ['extensionRejections', 'extension_rejections_total', 'Extension fields (ext) of signed messages ignored as malformed or too large.'],
 ];
 
 function checkLabels(labels: Record<string, string>): void {
@@ -62,7 +63,7 @@ function checkLabels(labels: Record<string, string>): void {
  * - counters since the instance was created, read from {@link Cluster.stats} at each scrape:
  *   `probe_rounds_total`, `antientropy_rounds_total`, `exchanges_total`, `exchange_failures_total`,
  *   `bytes_received_total`, `bytes_sent_total` (JSON payload bytes, HTTP headers not counted),
- *   `signature_rejections_total`;
+ *   `signature_rejections_total`, `extension_rejections_total`;
  * - `exchange_duration_seconds{result="ok|failed"}` histogram: time from sending an
  *   exchange to its valid reply or its failure, 1 ms to 5 s buckets; exchanges are
  *   observed from registration on (the counters include earlier ones).
