@@ -107,9 +107,22 @@ export class ClustershazbotController {
   /** Answers one request through the node:http adapter. */
   @All(':route')
   async route(@Req() req: IncomingMessage, @Res() res: ServerResponse): Promise<void> {
-    // The routes live under the path Nest routed here (a global prefix included), up to the last slash.
+    await this.#serve(req, res, 1);
+  }
+
+  /** The same for routes two segments down (`health/ready`); any other such path gets the routes' 404. */
+  @All(':route/:sub')
+  async nested(@Req() req: IncomingMessage, @Res() res: ServerResponse): Promise<void> {
+    await this.#serve(req, res, 2);
+  }
+
+  /** Serves a request whose route is the last `segments` segments of its path. */
+  async #serve(req: IncomingMessage, res: ServerResponse, segments: number): Promise<void> {
+    // The routes live under the path Nest routed here (a global prefix included), up to the slash before the route.
     const path = (req.url ?? '').split('?')[0] ?? '';
-    await createRequestHandler({ ...this.#options, prefix: path.slice(0, path.lastIndexOf('/') + 1) })(req, res);
+    let cut = path.length;
+    for (let i = 0; i < segments; i++) cut = path.lastIndexOf('/', cut - 1);
+    await createRequestHandler({ ...this.#options, prefix: path.slice(0, cut + 1) })(req, res);
   }
 }
 

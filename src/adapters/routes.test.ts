@@ -2,8 +2,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createCluster } from '../engine/cluster.js';
+import { world } from '../engine/test-cluster.js';
 import { MalformedError, NotStartedError, TooLargeError, UnauthorizedError } from '../errors.js';
-import { answerRoute, errorReply, matchRoute, resolveCluster, ROUTE_NAMES, routeMethod, routeTakesBody, type RouteReply } from './routes.js';
+import { answerRoute, errorReply, matchRoute, resolveCluster, ROUTE_NAMES, routeMethod, routePath, routeTakesBody, type RouteReply } from './routes.js';
 
 const CONTROL = 'routes-test-control-secret-0123';
 
@@ -25,10 +26,13 @@ describe('matchRoute', () => {
   it('finds each route by its method; HEAD counts as GET', () => {
     for (const route of ROUTE_NAMES) {
       const options = { dashboard: true };
-      expect(matchRoute(routeMethod(route), route, options)).toEqual({ route });
-      if (routeMethod(route) === 'GET') expect(matchRoute('HEAD', route, options)).toEqual({ route });
+      expect(matchRoute(routeMethod(route), routePath(route), options)).toEqual({ route });
+      if (routeMethod(route) === 'GET') expect(matchRoute('HEAD', routePath(route), options)).toEqual({ route });
     }
     expect(ROUTE_NAMES.filter(routeTakesBody)).toEqual(['gossip', 'control']);
+    expect(ROUTE_NAMES.map(routePath)).toEqual(['gossip', 'list', 'control', 'health', 'health/ready', 'info', 'dashboard']);
+    // A route's name is not its path when they differ.
+    expect('reply' in matchRoute('GET', 'ready') && matchRoute('GET', 'ready')).toMatchObject({ reply: { status: 404 } });
   });
 
   it('answers 405 with Allow for another method, and 404 for an unknown or disabled route', () => {
@@ -45,7 +49,7 @@ describe('matchRoute', () => {
   it('never throws, and anything but a known route gets a JSON 404 or 405', () => {
     fc.assert(fc.property(fc.string(), fc.string(), fc.boolean(), (method, subpath, dashboard) => {
       const match = matchRoute(method, subpath, { dashboard });
-      if ('route' in match) return (ROUTE_NAMES as readonly string[]).includes(subpath);
+      if ('route' in match) return ROUTE_NAMES.map(routePath).includes(subpath);
       return [404, 405].includes(match.reply.status) && typeof parsed(match.reply) === 'object';
     }));
   });
@@ -61,10 +65,12 @@ describe('resolveCluster', () => {
 });
 
 describe('answerRoute', () => {
-  it('answers 503 without an instance: health as idle, every other route NOT_STARTED', async () => {
+  it('answers 503 without an instance: health and readiness as idle, every other route NOT_STARTED', async () => {
     const health = await answerRoute(undefined, 'health', undefined, undefined);
     expect([health.status, parsed(health)]).toEqual([503, { healthy: false, status: 'idle' }]);
-    for (const route of ROUTE_NAMES.filter((r) => r !== 'health')) {
+    const ready = await answerRoute(undefined, 'ready', undefined, undefined);
+    expect([ready.status, parsed(ready)]).toEqual([503, { ready: false, status: 'idle' }]);
+    for (const route of ROUTE_NAMES.filter((r) => r !== 'health' && r !== 'ready')) {
       const reply = await answerRoute(undefined, route, `Bearer ${CONTROL}`, {});
       expect([reply.status, parsed(reply)], route).toEqual([503, { error: 'clustershazbot is not started', code: 'NOT_STARTED' }]);
     }
@@ -74,9 +80,23 @@ describe('answerRoute', () => {
     const cluster = idleCluster();
     const health = await answerRoute(cluster, 'health', undefined, undefined);
     expect([health.status, parsed(health)]).toEqual([503, { healthy: false, status: 'idle' }]);
+    const ready = await answerRoute(cluster, 'ready', undefined, undefined);
+    expect([ready.status, parsed(ready)]).toEqual([503, { ready: false, status: 'idle' }]);
     expect(health.headers).toMatchObject({ 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
     const list = await answerRoute(cluster, 'list', undefined, undefined);
     expect([list.status, parsed(list)]).toEqual([503, { error: 'clustershazbot is not started', code: 'NOT_STARTED' }]);
+  });
+
+  it('answers readiness 503 until the instance runs, then 200', async () => {
+    const w = world(5);
+    const cluster = w.make(0);
+    const before = await answerRoute(cluster, 'ready', undefined, undefined);
+    expect([before.status, parsed(before)]).toEqual([503, { ready: false, status: 'idle' }]);
+    await Promise.all([cluster.start(), w.clock.advance(100)]);
+    const after = await answerRoute(cluster, 'ready', undefined, undefined);
+    expect([after.status, parsed(after)]).toEqual([200, { ready: true, status: 'running' }]);
+    await Promise.all([cluster.shutdown(), w.clock.advance(100)]);
+    expect((await answerRoute(cluster, 'ready', undefined, undefined)).status).toBe(503);
   });
 
   it('asks a browser for the secret on the dashboard only, and never echoes a wrong one', async () => {

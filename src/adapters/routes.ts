@@ -23,33 +23,44 @@ export interface AdapterOptions {
   dashboard?: boolean;
 }
 
-/** Default {@link AdapterOptions.maxBodyBytes}: a whole list of 20,000 servers fits. */
-export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+/** Default {@link AdapterOptions.maxBodyBytes}: a whole list of 20,000 servers fits (defined in protocol/limits.ts, which the engine reads too). */
+export { DEFAULT_MAX_BODY_BYTES } from '../protocol/limits.js';
 
 /** A route under `<base path>clustershazbot/`. */
-export type RouteName = 'gossip' | 'list' | 'control' | 'health' | 'info' | 'dashboard';
+export type RouteName = 'gossip' | 'list' | 'control' | 'health' | 'ready' | 'info' | 'dashboard';
 
 interface RouteSpec {
   readonly method: 'GET' | 'POST';
   /** Whether the route reads a JSON body. */
   readonly body: boolean;
+  /** Its path under `clustershazbot/`. */
+  readonly path: string;
 }
 
 const ROUTES: Readonly<Record<RouteName, RouteSpec>> = {
-  gossip: { method: 'POST', body: true },
-  list: { method: 'GET', body: false },
-  control: { method: 'POST', body: true },
-  health: { method: 'GET', body: false },
-  info: { method: 'GET', body: false },
-  dashboard: { method: 'GET', body: false },
+  gossip: { method: 'POST', body: true, path: 'gossip' },
+  list: { method: 'GET', body: false, path: 'list' },
+  control: { method: 'POST', body: true, path: 'control' },
+  health: { method: 'GET', body: false, path: 'health' },
+  ready: { method: 'GET', body: false, path: 'health/ready' },
+  info: { method: 'GET', body: false, path: 'info' },
+  dashboard: { method: 'GET', body: false, path: 'dashboard' },
 };
 
-/** Sub-paths of the routes, for adapters that register routes one by one. */
+/** The names of the routes. */
 export const ROUTE_NAMES = Object.keys(ROUTES) as readonly RouteName[];
+
+/** Route names by path under `clustershazbot/`. */
+const BY_PATH: ReadonlyMap<string, RouteName> = new Map(ROUTE_NAMES.map((name) => [ROUTES[name].path, name]));
 
 /** The method of a route. */
 export function routeMethod(route: RouteName): 'GET' | 'POST' {
   return ROUTES[route].method;
+}
+
+/** The path of a route under `clustershazbot/` (`health/ready` for 'ready'; the name itself for the others). */
+export function routePath(route: RouteName): string {
+  return ROUTES[route].path;
 }
 
 /** Whether a route reads a JSON request body. */
@@ -73,8 +84,8 @@ export interface RouteReply {
  * another method 405 (with `Allow`); HEAD is treated as GET.
  */
 export function matchRoute(method: string, subpath: string, options: AdapterOptions = {}): RouteMatch {
-  const name = subpath as RouteName;
-  if (!Object.hasOwn(ROUTES, name) || (name === 'dashboard' && options.dashboard !== true)) {
+  const name = BY_PATH.get(subpath);
+  if (name === undefined || (name === 'dashboard' && options.dashboard !== true)) {
     return { reply: jsonReply(404, { error: 'not found', code: 'NOT_FOUND' }) };
   }
   const spec = ROUTES[name];
@@ -109,6 +120,7 @@ export async function answerRoute(
   try {
     if (cluster === undefined) {
       if (route === 'health') return jsonReply(503, { healthy: false, status: 'idle' });
+      if (route === 'ready') return jsonReply(503, { ready: false, status: 'idle' });
       throw new NotStartedError();
     }
     switch (route) {
@@ -122,6 +134,10 @@ export async function answerRoute(
       case 'health': {
         const h = cluster.health();
         return jsonReply(h.healthy ? 200 : 503, h);
+      }
+      case 'ready': {
+        const ready = cluster.ready();
+        return jsonReply(ready ? 200 : 503, { ready, status: cluster.status });
       }
       case 'info':
         return jsonReply(200, await cluster.handleInfo(auth));

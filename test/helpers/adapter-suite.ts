@@ -225,6 +225,15 @@ export function adapterSuite(harness: Harness): void {
       expect([head.status, head.text]).toEqual([200, '']);
     });
 
+    it('answers readiness publicly at health/ready: 200 while running (no extension holds it back), and HEAD', async () => {
+      const ready = await call(a.baseUrl, 'GET', 'health/ready');
+      expect([ready.status, ready.json]).toEqual([200, { ready: true, status: 'running' }]);
+      expect(ready.headers.get('content-type')).toMatch(/^application\/json/);
+      expect((await call(a.baseUrl, 'HEAD', 'health/ready')).status).toBe(200);
+      // Only that one path two segments down exists.
+      expect((await call(a.baseUrl, 'GET', 'health/other')).status).toBe(404);
+    });
+
     it('answers info only with the control secret, as Bearer or as the Basic password', async () => {
       expect((await call(a.baseUrl, 'GET', 'info')).status).toBe(401);
       const wrong = await call(a.baseUrl, 'GET', 'info', { headers: { authorization: 'Bearer not-the-control-secret' } });
@@ -280,7 +289,9 @@ export function adapterSuite(harness: Harness): void {
         const answer = await call(a.baseUrl, 'GET', subpath);
         expect([answer.status, answer.json]).toEqual([404, errorBody('NOT_FOUND')]);
       }
-      const cases: Array<[string, string, string]> = [['GET', 'gossip', 'POST'], ['POST', 'list', 'GET'], ['DELETE', 'health', 'GET'], ['PUT', 'control', 'POST']];
+      const cases: Array<[string, string, string]> = [
+        ['GET', 'gossip', 'POST'], ['POST', 'list', 'GET'], ['DELETE', 'health', 'GET'], ['PUT', 'control', 'POST'], ['POST', 'health/ready', 'GET'],
+      ];
       for (const [method, subpath, allow] of cases) {
         const answer = await call(a.baseUrl, method, subpath);
         expect([answer.status, answer.json], `${method} ${subpath}`).toEqual([405, errorBody('METHOD_NOT_ALLOWED')]);
@@ -307,6 +318,8 @@ export function adapterSuite(harness: Harness): void {
       await c.cluster.shutdown();
       const health = await call(c.baseUrl, 'GET', 'health');
       expect([health.status, health.json]).toEqual([503, { healthy: false, status: 'stopped' }]);
+      const ready = await call(c.baseUrl, 'GET', 'health/ready');
+      expect([ready.status, ready.json]).toEqual([503, { ready: false, status: 'stopped' }]);
       const list = await call(c.baseUrl, 'GET', 'list');
       expect([list.status, list.json]).toEqual([503, errorBody('STOPPED')]);
       await untilEvery([a, b], (l) => l.offline.some((s) => s.baseUrl === c.baseUrl && s.reason === 'left'), 'c offline (left) at a and b');
@@ -319,6 +332,8 @@ export function adapterSuite(harness: Harness): void {
         try {
           const health = await call(idle.baseUrl, 'GET', 'health');
           expect([health.status, health.json]).toEqual([503, { healthy: false, status: 'idle' }]);
+          const ready = await call(idle.baseUrl, 'GET', 'health/ready');
+          expect([ready.status, ready.json]).toEqual([503, { ready: false, status: 'idle' }]);
           const gossip = await call(idle.baseUrl, 'POST', 'gossip', { body: { message: 'gossip', online: [] } });
           expect([gossip.status, gossip.json]).toEqual([503, errorBody('NOT_STARTED')]);
           expect((await call(idle.baseUrl, 'GET', 'info', { headers: BEARER })).status).toBe(503);
