@@ -69,11 +69,13 @@ async function nft(args, script) {
 export class ShazbotFleet {
   label = 'clustershazbot';
   /**
-   * How long a replica may stay unchanged before it counts as settled: more
-   * than the longest anti-entropy period (30 s ± 20 % by default), so a
-   * replica that anti-entropy would repair is given the chance.
+   * How long a replica may stay unchanged before it counts as settled: the
+   * state's anti-entropy compares digests on every probe (docs/state.md:
+   * every 2–2.5 s), and membership's own anti-entropy runs every 30 s ± 20 %;
+   * 30 s of no change gives a repair many chances. A replica that holds
+   * everything ends the wait at once.
    */
-  repairQuietMs = 45_000;
+  repairQuietMs = 30_000;
   /** @type {WorkerClient[]} */
   workers = [];
   /** @type {Child[]} */
