@@ -30,4 +30,12 @@ describe('documentation examples', () => {
     expect(out).toMatch(/crash of http:\/\/n3\.sim\/ detected by every server after \d+ ms of virtual time/);
     expect(out).toMatch(/messages: \d+, bytes as HTTP\/1\.1: \d+/);
   });
+
+  it('docs/extensions.md: the grow-only set converges on every simulated server, news and repair alike', () => {
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, 'extension.mjs');
+    writeFileSync(file, example('docs/extensions.md', 'extension'));
+    const out = execFileSync(process.execPath, [file], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+    expect(out.trim().split('\n')).toEqual([0, 1, 2, 3, 4].map((i) => `n${i}: hello quiet world`));
+  });
 });
