@@ -34,3 +34,14 @@ export { consoleLogger, silentLogger, type Logger, type LogLevel, type LogFields
 export { createHttpTransport } from './core/http-transport.js';
 export { TransportError, type Transport, type TransportRequest, type TransportResponse } from './core/transport.js';
 export { startMasterListStore, type MasterListStore, type MasterListStoreOptions } from './master-list/store.js';
+export { shazbotMap, shazbotCounter, shazbotStateReady } from './default-state.js';
+export type {
+  JsonValue, Version, Consistency, WriteOptions, WriteResult, CreateResult, Entry, ChangeOrigin, Change, MapOptions, ReadOptions,
+  StateMap, StateCounter, ReplicatedState,
+} from './state/types.js';
+export { KeyNotFoundError, VersionMismatchError, LimitExceededError, WriteTimeoutError, StaleReadError } from './state/errors.js';
+export { memoryStateStore, type StateStore, type StoredMeta, type StoredRecord, type LoadedState } from './state/store.js';
+export { openFileStateStore, StoreCorruptError, StoreLockedError, type FileStateStore, type FileStateStoreOptions } from './state/file-store.js';
+export { STATE_DEFAULTS, type StateOptions } from './state/replica.js';
+export type { StateSettings } from './state/replica-core.js';
+export type { StateInfo, MapInfo } from './state/state-info.js';

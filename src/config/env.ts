@@ -73,6 +73,7 @@ export function optionsFromEnv(env: Readonly<Record<string, string | undefined>>
   const rawAllowed = env['SHAZBOT_ALLOWED_HOSTS']?.trim();
   const allowedHosts = rawAllowed === undefined || rawAllowed === '' ? undefined : rawAllowed.split(',').map((h) => h.trim());
   const updateMasterListOnShutdown = bool('SHAZBOT_UPDATE_MASTER_LIST_ON_SHUTDOWN');
+  const stateDir = env['SHAZBOT_STATE_DIR']?.trim() || undefined;
   let logLevel: EnvLogLevel = 'info';
   const rawLevel = env['SHAZBOT_LOG_LEVEL']?.trim().toLowerCase();
   if (rawLevel !== undefined && rawLevel !== '') {
@@ -95,6 +96,7 @@ export function optionsFromEnv(env: Readonly<Record<string, string | undefined>>
     updateMasterListOnShutdown,
     legacyAuth,
     allowedHosts,
+    stateDir,
   };
   // Report problems of the values that were present too, in terms of the variables.
   try {
@@ -126,6 +128,7 @@ const ENV_NAMES: Record<string, string> = {
   probeIntervalMs: 'SHAZBOT_PROBE_INTERVAL',
   legacyAuth: 'SHAZBOT_LEGACY_AUTH',
   allowedHosts: 'SHAZBOT_ALLOWED_HOSTS',
+  stateDir: 'SHAZBOT_STATE_DIR',
 };
 
 function toEnvName(problem: string): string {

@@ -160,6 +160,14 @@ export interface ClusterOptions {
    * second warning at start naming them (see secret-strength.ts). @default false
    */
   legacyAuth?: boolean;
+  /**
+   * A directory where the replicated state (`cluster.state`) keeps its maps
+   * and counters (`SHAZBOT_STATE_DIR`): a restarted server restores them and
+   * its replica identity, then syncs only what it missed. Created if
+   * missing; one live process per directory. Empty: memory only (a restart
+   * syncs everything again). See docs/state.md. @default ''
+   */
+  stateDir?: string;
 }
 
 /** Options with every default filled in and every secret split into a list. */
@@ -209,4 +217,5 @@ export const DEFAULTS = {
   pushChanges: true,
   allowedHosts: [] as readonly string[],
   legacyAuth: false,
+  stateDir: '',
 } as const satisfies Required<Omit<ClusterOptions, 'baseUrl' | 'secret' | 'controlSecret' | 'masterListUrl' | 'masterListUpdateUrl' | 'masterListUpdateAuth'>>;

@@ -71,6 +71,7 @@ export function resolveOptions(options: ClusterOptions): ResolvedConfig {
   if (problems.length === 0 && o.bootstrapRetryMaxMs < o.bootstrapRetryMinMs) {
     problems.push('bootstrapRetryMaxMs: must be at least bootstrapRetryMinMs');
   }
+  if (typeof o.stateDir !== 'string' || /\0/.test(o.stateDir)) problems.push('stateDir: must be a directory path (a string; empty for none)');
   if (!Array.isArray(o.allowedHosts)) {
     problems.push('allowedHosts: must be a list of hosts');
   } else {

@@ -17,6 +17,9 @@ import type { ClusterInfo, ClusterStats, HealthReport, ServerInfo } from './info
 import { Lifecycle } from './lifecycle.js';
 import { MasterListSync } from './master-list-sync.js';
 import { Merger } from './merger.js';
+import { StateReplica, type StateOptions } from '../state/replica.js';
+import { openFileStateStore } from '../state/file-store.js';
+import type { ReplicatedState } from '../state/types.js';
 
 /** The collaborators of a cluster instance; each defaults to the real one. */
 export interface ClusterDeps {
@@ -34,6 +37,12 @@ export interface ClusterDeps {
    * bootstrap at once). Entries are validated by the caller. @default none
    */
   snapshot?: readonly MemberEntry[];
+  /**
+   * The replicated state (`cluster.state`): a durable store (overriding
+   * `stateDir`) and tunables, or `false` for none (the simulator's default:
+   * `cluster.state` then throws). @default on, with the file store of `stateDir` if set
+   */
+  state?: StateOptions | false;
 }
 
 /** One member of a cluster: its state, its handlers and its events. */
@@ -116,18 +125,42 @@ export interface Cluster {
    * `GET /clustershazbot/health/ready`.
    */
   ready(): boolean;
+  /**
+   * The replicated state every server shares: maps and counters (see
+   * docs/state.md). Readiness of its initial sync feeds {@link ready}.
+   */
+  readonly state: ReplicatedState;
 }
 
 /** Creates a cluster instance. Nothing happens until {@link Cluster.start}. Throws ConfigError. */
 export function createCluster(options: ClusterOptions, deps: ClusterDeps = {}): Cluster {
-  return new ClusterEngine(resolveOptions(options), deps);
+  const config = resolveOptions(options);
+  const engine = new ClusterEngine(config, deps);
+  if (deps.state !== false) {
+    // The replicated state plugs in as an extension, like any capability.
+    const dir = config.stateDir;
+    const store = deps.state?.store ?? (dir === '' ? undefined : () => openFileStateStore(dir));
+    const replica = new StateReplica({ ...deps.state, ...(store === undefined ? {} : { store }) });
+    engine.use(replica);
+    engine.state = replica.api();
+  }
+  return engine;
 }
+
+/** `cluster.state` of an instance created with `state: false`. */
+const NO_STATE: ReplicatedState = new Proxy({} as ReplicatedState, {
+  get() {
+    throw new TypeError('this cluster was created with deps.state = false: it has no replicated state');
+  },
+});
 
 /**
  * A {@link Cluster}: the engine's parts, one file each, assembled around
  * their shared {@link EngineCore}, behind the public interface.
  */
 class ClusterEngine implements Cluster {
+  /** Set by {@link createCluster} once the state extension is registered. */
+  state: ReplicatedState = NO_STATE;
   readonly #core: EngineCore;
   readonly #merger: Merger;
   readonly #sender: GossipSender;

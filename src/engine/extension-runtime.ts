@@ -136,7 +136,7 @@ export class ExtensionRuntime {
    * `request` section (or, for a `host.exchange`, only that extension's),
    * and every digest.
    */
-  requestField(kind: ExchangeKind, peer: string, direct: DirectExchange | undefined): Record<string, unknown> {
+  requestField(kind: ExchangeKind, peer: string, direct: DirectExchange | undefined): Record<string, unknown> | undefined {
     const s: Record<string, unknown> = {};
     if (direct !== undefined) {
       if (direct.section !== undefined) s[direct.name] = direct.section; // checked by exchange()
@@ -147,8 +147,8 @@ export class ExtensionRuntime {
         if (section !== undefined && this.#sendable(reg, 'request', section)) s[reg.name] = section;
       }
     }
-    // Keys in canonical (sorted) order, which lets canonicalJson take its fast path.
-    return { d: this.#digests(), from: this.core.baseUrl, k: kind, s };
+    // Nothing to say: no field at all, so that a probe at rest costs what it did (a host.exchange always says it).
+    return envelope(this.#digests(), s, direct === undefined ? undefined : { from: this.core.baseUrl, k: kind }, { from: this.core.baseUrl, k: kind });
   }
 
   /**
@@ -170,7 +170,8 @@ export class ExtensionRuntime {
     }
     const d = this.#digests();
     if (env.from !== undefined) this.#compare(env, d, env.from);
-    return { d, from: this.core.baseUrl, k: env.k, s };
+    // The requester knows who answers and why: a reply carries only sections and digests, if any.
+    return envelope(d, s, undefined, undefined);
   }
 
   /**
@@ -328,4 +329,26 @@ export class ExtensionRuntime {
 function forgetRepairs(reg: Registered, url: string): void {
   const r = reg.repairs.get(url);
   if (r !== undefined && !r.running) reg.repairs.delete(url);
+}
+
+/**
+ * An `ext` field: `head` (sender and kind) and only the non-empty parts,
+ * keys in canonical (sorted) order, which lets canonicalJson take its fast
+ * path. Undefined when there is nothing to send and no `always` head.
+ */
+function envelope(
+  d: Record<string, string>,
+  s: Record<string, unknown>,
+  always: { from: string; k: ExchangeKind } | undefined,
+  head: { from: string; k: ExchangeKind } | undefined,
+): Record<string, unknown> | undefined {
+  const hasD = Object.keys(d).length > 0;
+  const hasS = Object.keys(s).length > 0;
+  if (!hasD && !hasS && always === undefined) return undefined;
+  const h = always ?? head;
+  return {
+    ...(hasD ? { d } : {}),
+    ...(h === undefined ? {} : { from: h.from, k: h.k }),
+    ...(hasS ? { s } : {}),
+  };
 }

@@ -25,7 +25,7 @@ function recorded(w: TestWorld, i: number, log: Array<{ from: string; request: s
   };
   const c = createCluster(
     { baseUrl, secret: SECRET, controlSecret: CONTROL, masterListUrl: w.list.url, masterListUpdateUrl: w.list.url, masterListUpdateAuth: 'Bearer t', gossipIntervalMs: 1_000 },
-    { clock: w.clock, random: seededRandom(700 + i), transport },
+    { clock: w.clock, random: seededRandom(700 + i), transport, state: false },
   );
   w.net.register(c);
   return c;
@@ -60,10 +60,14 @@ describe('the ext field on the wire', () => {
     // A probe at rest (no membership news).
     const probe = log.find((m) => m.from === cs[0]!.baseUrl && m.request.includes('"k":"probe"') && m.request.includes('"online":[]'))!;
     expect(probe.request).toBe(`{"ext":{"d":{"toy":"d1"},"from":"${cs[0]!.baseUrl}","k":"probe","s":{"toy":{"n":1}}},"message":"gossip","offline":[],"online":[],"ping":true}`);
-    expect(JSON.parse(probe.reply).ext).toEqual({ d: { toy: 'd1' }, from: cs[1]!.baseUrl, k: 'probe', s: { toy: [1] } });
+    // A reply says only sections and digests: the requester knows who answers and why.
+    expect(JSON.parse(probe.reply).ext).toEqual({ d: { toy: 'd1' }, s: { toy: [1] } });
     const ae = log.find((m) => m.request.includes('"k":"anti-entropy"'))!.request;
     expect(ae.indexOf('"digest"')).toBeLessThan(ae.indexOf('"ext"'));
-    expect(JSON.parse(ae).ext.s).toEqual({});
+    // No section to send: the field says only what there is (the digests), no empty `s`.
+    const aeExt = JSON.parse(ae).ext as Record<string, unknown>;
+    expect(Object.keys(aeExt)).toEqual(['d', 'from', 'k']);
+    expect(aeExt).toMatchObject({ d: { toy: 'd1' }, k: 'anti-entropy' });
   });
 
   it('a malformed or oversized ext is ignored as a whole and counted; the membership part still merges', async () => {
@@ -95,7 +99,7 @@ describe('the ext field on the wire', () => {
     const raw = `{"ext":{"from":"not a url","k":"gossip?","s":{"toy":${deep(MAX_SECTION_DEPTH)}}},"message":"gossip","online":[],"ping":true}`;
     const { reply } = await a.handleGossipWire(signRequestCanonical(SECRET, url, raw, w.clock.now(), makeNonce(rng)), JSON.parse(raw), raw);
     expect(calls).toEqual([[JSON.parse(deep(MAX_SECTION_DEPTH)), undefined, 'direct']]);
-    expect((reply as unknown as { ext: unknown }).ext).toEqual({ d: { toy: 'mine' }, from: a.baseUrl, k: 'direct', s: {} });
+    expect((reply as unknown as { ext: unknown }).ext).toEqual({ d: { toy: 'mine' } });
   });
 });
 

@@ -153,7 +153,7 @@ function echo(log: string[]): EngineExtension {
 
 describe('extensions (virtual time)', () => {
   it('sections travel both ways on probes, pushes, anti-entropy and leave', async () => {
-    const w = world(21);
+    const w = world(21, { state: false });
     const cs = [0, 1, 2].map((i) => w.make(i));
     const logs = cs.map(() => [] as string[]);
     cs.forEach((c, i) => c.use(echo(logs[i]!)));
@@ -175,7 +175,7 @@ describe('extensions (virtual time)', () => {
   });
 
   it('a grow-only set converges through news and repairs; started() once running; info shows it', async () => {
-    const w = world(22);
+    const w = world(22, { state: false });
     const cs = [0, 1, 2].map((i) => w.make(i));
     const sets = cs.map((c) => withSet(c));
     expect(sets[0]!.startCount).toBe(0);
@@ -193,7 +193,7 @@ describe('extensions (virtual time)', () => {
   });
 
   it('a differing digest starts a repair: never two at once for one peer, at most one per probe period', async () => {
-    const w = world(23);
+    const w = world(23, { state: false });
     const cs = [0, 1].map((i) => w.make(i));
     const [ga, gb] = cs.map((c) => withSet(c)) as [GSet, GSet];
     await startAll(w, cs);
@@ -215,7 +215,7 @@ describe('extensions (virtual time)', () => {
   });
 
   it('a repair that repairs nothing is tried again at most once per probe period and peer', async () => {
-    const w = world(28);
+    const w = world(28, { state: false });
     const cs = [0, 1, 2].map((i) => w.make(i));
     const starts = cs.map(() => [] as Array<{ peer: string; at: number }>);
     cs.forEach((c, i) => c.use({
@@ -236,7 +236,7 @@ describe('extensions (virtual time)', () => {
   });
 
   it('an older peer (no extension) interoperates: membership converges, host.exchange to it resolves null', async () => {
-    const w = world(24);
+    const w = world(24, { state: false });
     const cs = [0, 1, 2].map((i) => w.make(i));
     const [g0, g1] = [withSet(cs[0]!), withSet(cs[1]!)];
     await startAll(w, cs);
@@ -258,7 +258,7 @@ describe('extensions (virtual time)', () => {
   });
 
   it('a throwing hook is logged and never stops probes, failure detection or replication', async () => {
-    const w = world(25);
+    const w = world(25, { state: false });
     const loggers = [0, 1, 2, 3].map(() => recordingLogger());
     const cs = [0, 1, 2, 3].map((i) => w.make(i, {}, loggers[i]));
     for (const c of cs) c.use({ ...thrower });
@@ -289,7 +289,7 @@ describe('extensions (virtual time)', () => {
   });
 
   it('use() checks the name: bad or duplicate names throw ConfigError, a non-extension TypeError', () => {
-    const w = world(26);
+    const w = world(26, { state: false });
     const c = w.make(0);
     for (const name of ['', 'A', '1x', '-x', 'x'.repeat(33), 'has space', 'ünï', 5, undefined]) {
       expect(() => c.use({ name, attach() {} } as unknown as EngineExtension), String(name)).toThrow(ConfigError);
@@ -303,7 +303,7 @@ describe('extensions (virtual time)', () => {
   });
 
   it('ready() is running and every extension ready; use() after start starts at once; stopping() is bounded', async () => {
-    const w = world(27);
+    const w = world(27, { state: false });
     const c = w.make(0, { shutdownTimeoutMs: 2_000 });
     const g = withSet(c);
     g.isReady = false;

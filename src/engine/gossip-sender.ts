@@ -105,7 +105,10 @@ export class GossipSender {
     const body: Record<string, unknown> = {};
     if (out.digest) body['digest'] = core.digest.toString();
     // Without extensions the body is exactly what it was before they existed.
-    if (ext !== undefined) body['ext'] = ext.requestField(kind, peer, direct);
+    if (ext !== undefined) {
+      const field = ext.requestField(kind, peer, direct);
+      if (field !== undefined) body['ext'] = field;
+    }
     if ((out.entries === 'full' && (out.ping || out.digest)) || out.want !== undefined) body['full'] = true;
     body['message'] = 'gossip';
     body['offline'] = list.offline;

@@ -6,7 +6,7 @@ import type { Logger } from '../core/logger.js';
 import { silentLogger } from '../core/logger.js';
 import type { ClusterOptions } from '../config.js';
 import { MemoryNetwork } from '../testing/memory-network.js';
-import { createCluster, type Cluster } from './cluster.js';
+import { createCluster, type Cluster, type ClusterDeps } from './cluster.js';
 
 export const SECRET = 'gossip-secret-0123456789abcdef';
 export const CONTROL = 'control-secret-0123456789abcdef';
@@ -18,7 +18,8 @@ export interface TestWorld {
   make(i: number, extra?: Partial<ClusterOptions>, logger?: Logger, clock?: ManualClock): Cluster;
 }
 
-export function world(seed = 1): TestWorld {
+/** `deps` are added to every instance's (e.g. `{ state: false }` to test an extension alone). */
+export function world(seed = 1, deps: Pick<ClusterDeps, 'state'> = {}): TestWorld {
   const clock = new ManualClock();
   const net = new MemoryNetwork(clock, 2);
   const list = net.masterList();
@@ -41,7 +42,7 @@ export function world(seed = 1): TestWorld {
           masterAnnounceIntervalMs: 5_000,
           ...extra,
         },
-        { clock: ownClock, random: seededRandom(seed * 1000 + i), transport: net.transport(baseUrl), logger },
+        { clock: ownClock, random: seededRandom(seed * 1000 + i), transport: net.transport(baseUrl), logger, ...deps },
       );
       net.register(c);
       return c;

@@ -69,7 +69,7 @@ export class Repairer {
 
   /** Sends our keys in `leaves` and takes theirs, in batches of at most `chunkBytes` each way. */
   async tradeLeaves(peer: string, map: string, leaves: readonly number[]): Promise<boolean> {
-    let todo = [...leaves];
+    const todo = [...leaves];
     while (todo.length > 0) {
       const slot = this.core.slot(map, false);
       const batch: number[] = [];

@@ -51,7 +51,7 @@ export interface ReplicaCore {
   /** Applies a decoded `c` field; returns how many keys and counters changed. */
   applyChangesField(raw: unknown, origin: 'remote' | 'sync', from: string | undefined): number;
   /** This replica's digest of everything (maps and counters). */
-  digest(): string;
+  stateDigest(): string;
   /** Every counter, encoded for a `c.n` field. */
   countersField(): Record<string, unknown> | undefined;
 }

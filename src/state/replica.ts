@@ -179,7 +179,7 @@ export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
     return peers.slice(0, n);
   }
 
-  digest(): string {
+  stateDigest(): string {
     if (this.#digestCache === undefined) {
       const parts: string[] = [];
       for (const [name, slot] of [...this.#maps].sort(([a], [b]) => (a < b ? -1 : 1))) {
@@ -191,6 +191,12 @@ export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
       this.#digestCache = shortHash(parts.join('\n'));
     }
     return this.#digestCache;
+  }
+
+  #hasData(): boolean {
+    for (const slot of this.#maps.values()) if (slot.state.size > 0) return true;
+    for (const c of this.counters.values()) if (c.state.size > 0) return true;
+    return false;
   }
 
   countersField(): Record<string, unknown> | undefined {
@@ -234,7 +240,7 @@ export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
     try {
       if (section['c'] !== undefined) this.applyChangesField(section['c'], 'remote', peer);
       if (section['eq'] === 1) this.#lastEqual.set(peer, this.host.clock.now());
-      if (typeof section['d'] === 'string' && section['d'] !== this.digest()) this.host.spawn('state repair', () => this.#repair(peer));
+      if (typeof section['d'] === 'string' && section['d'] !== this.stateDigest()) this.host.spawn('state repair', () => this.#repair(peer));
     } catch (e) {
       this.stats.rejectedSections++;
       safeLog(this.host.log, 'warn', 'state: ignored a malformed reply section', { peer, error: e });
@@ -430,14 +436,15 @@ export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
     const c = this.spread.take(this.settings.maxPiggyback, this.settings.chunkBytes / 4);
     if (c !== undefined) out['c'] = c;
     const now = this.host.clock.now();
-    if (this.#ready && now - this.#lastDigestSent >= this.settings.digestIntervalMs) {
+    // An empty replica sends no digest (a peer with data sends its own, and repairs): an unused state costs nothing at rest.
+    if (this.#ready && now - this.#lastDigestSent >= this.settings.digestIntervalMs && this.#hasData()) {
       this.#lastDigestSent = now;
-      out['d'] = this.digest();
+      out['d'] = this.stateDigest();
     }
     return Object.keys(out).length === 0 ? undefined : out;
   }
 
-  onRequest(section: unknown, from: string | undefined): unknown {
+  onRequest(section: unknown, from: string | undefined, _kind?: ExchangeKind): unknown {
     if (section === undefined) return undefined;
     if (!isRecord(section)) {
       this.stats.rejectedSections++;
@@ -449,11 +456,11 @@ export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
       if (section['c'] !== undefined) this.applyChangesField(section['c'], 'remote', from);
       if (section['a'] === 1) reply['ok'] = 1;
       if (typeof section['d'] === 'string') {
-        if (section['d'] === this.digest()) {
+        if (section['d'] === this.stateDigest()) {
           reply['eq'] = 1;
           if (from !== undefined) this.#lastEqual.set(from, this.host.clock.now());
         } else {
-          reply['d'] = this.digest();
+          reply['d'] = this.stateDigest();
         }
       }
       return Object.keys(reply).length === 0 ? undefined : reply;
@@ -467,10 +474,6 @@ export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
   onReply(section: unknown, peer: string, kind: ExchangeKind): void {
     if (kind === 'direct') return; // the caller of exchange() handles it
     this.handleReplySection(section, peer);
-  }
-
-  async repair(peer: string): Promise<void> {
-    await this.#repair(peer);
   }
 
   readonly #repairing = new Set<string>();
