@@ -35,6 +35,7 @@
 // without them, under CI=true their absence fails the run.
 import { execFileSync, spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { findExecutable, killEverything, now } from './peers/children.mjs';
@@ -67,6 +68,8 @@ Options:
   --loss-rate <n>      writes per second in all during the loss section (default 500)
   --cut-s <s>          how long the replica stays cut off (default 5)
   --redis-url <url>    (default redis://127.0.0.1:6379)
+  --cpu-prof <dir>     run every worker with node --cpu-prof, profiles written to <dir>
+                       (summarise one with node bench/profile-summary.mjs FILE)
   --host-only          skip the parts that run inside the namespace (clustershazbot's):
                        only what runs on the host's network (the Redis side)
   --help               this text
@@ -95,6 +98,7 @@ function parseOptions(argv) {
         'loss-rate': { type: 'string', default: '500' },
         'cut-s': { type: 'string', default: '5' },
         'redis-url': { type: 'string', default: 'redis://127.0.0.1:6379' },
+        'cpu-prof': { type: 'string' },
         'host-only': { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
         // Set by the process itself when it re-executes inside the namespace.
@@ -133,6 +137,7 @@ function parseOptions(argv) {
     lossRate: number('loss-rate', (n) => n > 0),
     cutS: number('cut-s', (n) => n > 0 && n <= 600),
     redisUrl: values['redis-url'],
+    nodeArgs: values['cpu-prof'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${resolve(values['cpu-prof'])}`],
     nodes: NODES,
     selected,
   };

@@ -7,7 +7,7 @@
 // Keys: `k00000` … `k09999`. Worker w owns the keys whose number is
 // ≡ w (mod its fleet size) and is their only writer, so every key's final
 // value is the last one its owner wrote: what the owner's record says.
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 
 /** Keys of the map. */
 export const KEYS = 10_000;
@@ -243,13 +243,15 @@ async function readJson(req) {
  *
  * - `GET /bench/ready` → 200 `{ ready: true, … }` once the replica is ready (503 before);
  * - `POST /bench/load` `{ durationMs, ratePerS, maxInFlight, consistency, timeoutMs }` → the write loop's result, when it is over;
- * - `POST /bench/lag/reset`, `GET /bench/lag` → `{ lag, origins, changes, foreign }`;
+ * - `POST /bench/lag/reset`, `GET /bench/lag` → `{ lag, origins, changes, foreign, loop }` (loop: event-loop delay p50/p99/max, ms);
  * - `GET /bench/record` → `{ key: [writer, seq] }` of this worker's writes;
  * - `POST /bench/compare` `{ key: [writer, seq] }` → `{ missing, older, newer, sample, changes, size }`;
  * - `GET /bench/changes` → `{ changes, seq, size }` (seq: writes this worker has made);
  * - `POST /bench/cut`, `POST /bench/heal` (where the system has them).
  */
 export function controlRoutes(replica, system) {
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
   const routes = {
     'GET /bench/ready': async () => {
       const state = await system.ready();
@@ -267,9 +269,14 @@ export function controlRoutes(replica, system) {
     'POST /bench/lag/reset': async () => {
       replica.lag = new Histogram();
       replica.origins = {};
+      loop.reset();
       return [200, {}];
     },
-    'GET /bench/lag': async () => [200, { lag: replica.lag.toJSON(), origins: replica.origins, changes: replica.changes, foreign: replica.foreign }],
+    'GET /bench/lag': async () => [200, {
+      lag: replica.lag.toJSON(), origins: replica.origins, changes: replica.changes, foreign: replica.foreign,
+      // How late this process's event loop ran its timers since the reset (ms): time it could not serve anything.
+      loop: { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
+    }],
     'GET /bench/record': async () => [200, Object.fromEntries([...replica.record].map(([key, seq]) => [key, [replica.writer, seq]]))],
     'POST /bench/compare': async (body) => [200, { ...replica.compare(body, (key) => system.read(key)), changes: replica.changes, size: system.size() }],
     'GET /bench/changes': async () => [200, { changes: replica.changes, seq: replica.seq, size: system.size() }],

@@ -173,13 +173,16 @@ export async function loadPhase(fleet, { durationMs, consistency, maxInFlight, r
     lag_samples: lag.count,
     lag_origins: origins,
     foreign_changes: lags.reduce((s, l) => s + l.foreign, 0),
+    // The worst process's event-loop delay p99 and max (ms): how long it could not serve anything else.
+    loop_delay_ms_p99: round(Math.max(...lags.map((l) => l.loop.p99)), 1),
+    loop_delay_ms_max: round(Math.max(...lags.map((l) => l.loop.max)), 1),
     drain_s: round((now() - drainStart) / 1000, 1),
     drain_end: drained.reason,
     missing_after_drain: drained.missing.reduce((a, b) => a + b, 0),
     cpu_cores: round(cpu1.reduce((s, c, i) => s + c - cpu0[i], 0) / seconds, 2),
     machine_busy_pct: round(((machine1.busy - machine0.busy) / (machine1.total - machine0.total)) * 100, 1),
   };
-  log(`lag p50 ${result.lag_ms_p50} ms, p99 ${result.lag_ms_p99} ms, max ${result.lag_ms_max} ms over ${result.lag_samples} changes ${JSON.stringify(origins)}; ack p99 ${result.ack_ms_p99} ms; workers used ${result.cpu_cores} cores, machine ${result.machine_busy_pct} % busy`);
+  log(`lag p50 ${result.lag_ms_p50} ms, p99 ${result.lag_ms_p99} ms, max ${result.lag_ms_max} ms over ${result.lag_samples} changes ${JSON.stringify(origins)}; ack p99 ${result.ack_ms_p99} ms; event-loop delay p99 ${result.loop_delay_ms_p99} ms (worst process); workers used ${result.cpu_cores} cores, machine ${result.machine_busy_pct} % busy`);
   return result;
 }
 

@@ -16,7 +16,7 @@ const victimOf = (n) => n - 1;
 const SETTLE_DEADLINE_MS = 120_000;
 
 const shazbotFleet = (ctx) => ctx.once('shazbot', async () => {
-  const fleet = new ShazbotFleet(ctx.options.nodes, { ports: await PortAllocator.create(), log: ctx.log });
+  const fleet = new ShazbotFleet(ctx.options.nodes, { ports: await PortAllocator.create(), log: ctx.log, nodeArgs: ctx.options.nodeArgs });
   try {
     await fleet.start();
   } catch (e) {
@@ -35,7 +35,7 @@ const redisFleet = (ctx) => ctx.once('redis', async () => {
     ctx.note(`${message}: the Redis pub/sub side was skipped`);
     return undefined;
   }
-  const fleet = new RedisFleet(ctx.options.nodes, { url: ctx.options.redisUrl, log: ctx.log });
+  const fleet = new RedisFleet(ctx.options.nodes, { url: ctx.options.redisUrl, log: ctx.log, nodeArgs: ctx.options.nodeArgs });
   fleet.version = version;
   try {
     await fleet.start();
@@ -71,6 +71,7 @@ async function targetRateRun(ctx, fleet, prefix) {
     [`${prefix}target_rate_lag_ms_max`]: r.lag_ms_max,
     [`${prefix}target_rate_write_errors`]: r.failed,
     [`${prefix}target_rate_cpu_cores`]: r.cpu_cores,
+    [`${prefix}target_rate_loop_delay_ms_p99`]: r.loop_delay_ms_p99,
     [`${prefix}target_rate_machine_busy_pct`]: r.machine_busy_pct,
   };
 }
@@ -133,6 +134,8 @@ addSection({
       missing_after_drain_5proc: local.missing_after_drain,
       drain_s_5proc: local.drain_s,
       cpu_cores_5proc: local.cpu_cores,
+      loop_delay_ms_p99_5proc: local.loop_delay_ms_p99,
+      loop_delay_ms_max_5proc: local.loop_delay_ms_max,
       machine_busy_pct_5proc: local.machine_busy_pct,
       majority_writes_per_s: majority.writes_per_s,
       majority_ack_ms_p50: majority.ack_ms_p50,
@@ -145,6 +148,7 @@ addSection({
       majority_lag_ms_p99: majority.lag_ms_p99,
       majority_missing_after_drain: majority.missing_after_drain,
       majority_cpu_cores: majority.cpu_cores,
+      majority_loop_delay_ms_p99: majority.loop_delay_ms_p99,
       majority_machine_busy_pct: majority.machine_busy_pct,
     };
   },
@@ -160,6 +164,7 @@ addSection({
     { figure: '… write acknowledged p99 (ms; Redis: PUBLISH answered)', shazbot: figure(f.ack_ms_p99_5proc), redis: figure(f.redis_pubsub_ack_ms_p99), target: '' },
     { figure: '… failed writes', shazbot: figure(f.write_errors_5proc), redis: figure(f.redis_pubsub_write_errors), target: 'expected 0' },
     { figure: `… keys not holding their last write 2 s after the load, summed over replicas (of ${figure(KEYS)} per replica)`, shazbot: figure(f.missing_after_drain_5proc), redis: figure(f.redis_pubsub_missing_after_drain), target: '' },
+    { figure: '… event-loop delay p99 / max of the worst process (ms)', shazbot: `${figure(f.loop_delay_ms_p99_5proc)} / ${figure(f.loop_delay_ms_max_5proc)}`, redis: f.redis_pubsub_loop_delay_ms_p99 === undefined ? '—' : `${figure(f.redis_pubsub_loop_delay_ms_p99)} / ${figure(f.redis_pubsub_loop_delay_ms_max)}`, target: '' },
     { figure: '… CPU of the worker processes (cores; Redis: + its server)', shazbot: figure(f.cpu_cores_5proc), redis: f.redis_pubsub_cpu_cores === undefined ? '—' : `${f.redis_pubsub_cpu_cores} + ${figure(f.redis_server_cpu_cores)}`, target: '' },
     { figure: `majority writes (≤ ${options.maxInFlight} pending per process): acknowledged per second`, shazbot: figure(f.majority_writes_per_s), redis: 'n/a', target: verdict('target ≥ 500/s', f.majority_writes_per_s >= 500) },
     { figure: '… write acknowledged p50 (ms)', shazbot: figure(f.majority_ack_ms_p50), redis: 'n/a', target: '' },
@@ -192,6 +197,8 @@ addSection({
       redis_pubsub_missing_after_drain: r.missing_after_drain,
       redis_pubsub_drain_s: r.drain_s,
       redis_pubsub_cpu_cores: r.cpu_cores,
+      redis_pubsub_loop_delay_ms_p99: r.loop_delay_ms_p99,
+      redis_pubsub_loop_delay_ms_max: r.loop_delay_ms_max,
       redis_server_cpu_cores: before && after && after.pid === before.pid ? Math.round(((after.cpu - before.cpu) / (r.load_s + r.drain_s)) * 100) / 100 : undefined,
       redis_pubsub_machine_busy_pct: r.machine_busy_pct,
     };

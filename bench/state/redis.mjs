@@ -45,9 +45,10 @@ export class RedisFleet {
   children = [];
   #agent = newAgent();
 
-  /** @param {number} size @param {{ url: string, log: (m: string) => void }} options */
-  constructor(size, { url, log }) {
+  /** @param {number} size @param {{ url: string, log: (m: string) => void, nodeArgs?: string[] }} options */
+  constructor(size, { url, log, nodeArgs = [] }) {
     this.size = size;
+    this.nodeArgs = nodeArgs;
     this.url = url;
     this.log = log;
     this.channel = `clustershazbot-bench-state:${randomBytes(8).toString('hex')}`;
@@ -58,7 +59,7 @@ export class RedisFleet {
     const ports = await PortAllocator.create();
     for (let i = 0; i < this.size; i++) {
       const port = await ports.take();
-      this.children.push(new Child(`redis n${i}`, process.execPath, [WORKER], {
+      this.children.push(new Child(`redis n${i}`, process.execPath, [...this.nodeArgs, WORKER], {
         cwd: HERE,
         env: {
           PATH: process.env.PATH, PORT: String(port), BENCH_WRITER: String(i), BENCH_WORKERS: String(this.size),

@@ -87,10 +87,11 @@ export class ShazbotFleet {
 
   /**
    * @param {number} size
-   * @param {{ ports: import('../peers/netns.mjs').PortAllocator, log: (m: string) => void }} options
+   * @param {{ ports: import('../peers/netns.mjs').PortAllocator, log: (m: string) => void, nodeArgs?: string[] }} options
    */
-  constructor(size, { ports, log }) {
+  constructor(size, { ports, log, nodeArgs = [] }) {
     this.size = size;
+    this.nodeArgs = nodeArgs;
     this.portAllocator = ports;
     this.log = log;
   }
@@ -122,7 +123,7 @@ export class ShazbotFleet {
     for (let i = 0; i < this.size; i++) this.ports.push(await this.portAllocator.take());
     const start = now();
     for (let i = 0; i < this.size; i++) {
-      this.children.push(new Child(`shazbot n${i}`, process.execPath, [WORKER], {
+      this.children.push(new Child(`shazbot n${i}`, process.execPath, [...this.nodeArgs, WORKER], {
         cwd: ROOT,
         env: {
           ...env, PORT: String(this.ports[i]), SHAZBOT_BASE_URL: `http://${NODE_HOST}:${this.ports[i]}/`,
