@@ -1,11 +1,12 @@
 /**
  * The initial sync of a replica that starts (empty, or restored from its
- * store): ask up to three peers for their map roots, and pull every map
- * that differs in chunks of at most `chunkBytes`, the leaf range split
+ * store): ask up to three peers for their map roots, and pull every map it
+ * does not hold in chunks of at most `chunkBytes`, the leaf range split
  * between the peers that answered so they stream in parallel. A chunk that
  * fails is asked again, from where it stopped, of another peer (the cursor
- * is the next leaf). Then one repair pass with a peer pushes what this
- * replica holds that others lack and catches what was written meanwhile.
+ * is the next leaf). Then one repair pass with a peer: it brings what a
+ * restored map missed (only the differing leaves travel), pushes what this
+ * replica holds that others lack, and catches what was written meanwhile.
  *
  * Readiness policy (docs/state.md): ready once that pass has completed; at
  * once when no other server is listed up (the first server of a cluster);
@@ -75,7 +76,10 @@ export class JoinSync {
     const names = new Set<string>();
     for (const a of answered) for (const name of Object.keys(a.roots)) names.add(name);
     for (const name of names) {
-      const mine = this.core.slot(name, false)?.state.digest.root() ?? '0:0000000000000000';
+      // A map this replica holds (restored from its store) is repaired below: only its differences travel.
+      const slot = this.core.slot(name, false);
+      if (slot !== undefined && slot.state.size > 0) continue;
+      const mine = slot?.state.digest.root() ?? '0:0000000000000000';
       const holders = answered.filter((a) => a.roots[name] !== undefined && a.roots[name] !== mine).map((a) => a.peer);
       if (holders.length === 0) continue;
       if (!(await this.#pullMap(name, holders))) return false;

@@ -123,6 +123,29 @@ describe('replicated state', () => {
     expect(b.replicas[1]!.counter('hits').value()).toBe(6);
   });
 
+  it('a replica restarted with its store syncs only what it missed, and pushes nothing it restored', async () => {
+    const b = bench(3, 23);
+    const store = memoryStateStore();
+    const rs = [b.start(0, { store }), b.start(1), b.start(2)];
+    await b.run(100);
+    for (let i = 0; i < 1_000; i++) await rs[1]!.map('kv', { maxKeys: 5_000 }).set(`k${i}`, i);
+    await b.run(5_000);
+    expect(rs[0]!.map('kv').size).toBe(1_000);
+    await b.kill(0);
+    for (let i = 0; i < 10; i++) await rs[1]!.map('kv').set(`new${i}`, i);
+    await b.run(1_000);
+    const sentBefore = b.traffic.bytes;
+    const again = b.start(0, { store });
+    await b.run(3_000);
+    expect(again.ready()).toBe(true);
+    expect(again.map('kv').size).toBe(1_010);
+    expect(again.joiner.stats.chunks).toBe(0); // nothing pulled whole
+    expect(again.repairer.stats.keysReceived).toBeGreaterThanOrEqual(10);
+    expect(again.repairer.stats.keysReceived).toBeLessThan(100); // only the differing leaves
+    expect(again.spread.sent).toBe(0); // what it restored is not pushed back
+    expect(b.traffic.bytes - sentBefore).toBeLessThan(100_000);
+  });
+
   it('limits reject a write at the call and change nothing', async () => {
     const b = bench(1);
     const r = b.start(0);

@@ -71,6 +71,8 @@ export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
   readonly waits = new CaughtUp(this);
   #tombstones!: TombstoneTracker;
   #persist: Persistence | undefined;
+  /** True while records from the store are loaded: they are neither written back nor pushed. */
+  #restoring = false;
   #opened: Promise<void> | undefined;
   #started = false;
   #stopped = false;
@@ -311,8 +313,11 @@ export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
     } else if (change.before !== undefined && isTombstone(change.before)) {
       this.#tombstones.dropped(id);
     }
-    this.#persist?.noteKey(slot.name, key, change.after);
-    this.spread.enqueueKey(slot.name, key);
+    if (!this.#restoring) {
+      this.#persist?.noteKey(slot.name, key, change.after);
+      // What a joining replica catches up on is old news to the others: passed on only once it is ready.
+      if (origin !== 'sync' || this.#ready) this.spread.enqueueKey(slot.name, key, origin === 'local');
+    }
     this.waits.changed();
     return true;
   }
@@ -324,8 +329,10 @@ export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
     if (after === before) return false;
     slot.state = after;
     this.#digestCache = undefined;
-    this.#persist?.noteCounter(name, after);
-    this.spread.enqueueCounter(name);
+    if (!this.#restoring) {
+      this.#persist?.noteCounter(name, after);
+      this.spread.enqueueCounter(name);
+    }
     const was = counterValue(before);
     const now = counterValue(after);
     if (was !== now) {
@@ -351,13 +358,11 @@ export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
     if (loaded !== undefined && now - loaded.meta.savedAt <= this.host.config.maxOfflineAgeMs) {
       this.replica = loaded.meta.replica;
       this.hlc.observe(loaded.meta.hlc);
-      for (const record of loaded.records) {
-        if (record.type === 'key') {
-          if (!MAP_NAME.test(record.map)) continue;
-          this.#applyKey(this.slot(record.map, true)!, record.key, decodeKeyState(record.state, { maxValueBytes: this.limits.maxValueBytes }), 'sync');
-        } else {
-          this.#applyCounter(record.name, decodeCounter(record.state, { maxReplicas: 100_000 }));
-        }
+      this.#restoring = true;
+      try {
+        this.#restore(loaded.records);
+      } finally {
+        this.#restoring = false;
       }
       safeLog(this.host.log, 'info', 'state restored from the store', { records: loaded.records.length });
     } else if (loaded !== undefined) {
@@ -367,6 +372,17 @@ export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
     const meta = () => ({ replica: this.replica, hlc: this.hlc.highest, savedAt: this.host.clock.now() });
     this.#persist = new Persistence(store, meta, () => this.#records(), this.host.log);
     if (loaded === undefined || this.replica !== loaded.meta.replica) await store.compact(meta(), this.#records());
+  }
+
+  #restore(records: readonly StoredRecord[]): void {
+    for (const record of records) {
+      if (record.type === 'key') {
+        if (!MAP_NAME.test(record.map)) continue;
+        this.#applyKey(this.slot(record.map, true)!, record.key, decodeKeyState(record.state, { maxValueBytes: this.limits.maxValueBytes }), 'sync');
+      } else if (MAP_NAME.test(record.name)) {
+        this.#applyCounter(record.name, decodeCounter(record.state, { maxReplicas: 100_000 }));
+      }
+    }
   }
 
   *#records(): Iterable<StoredRecord> {
@@ -425,7 +441,9 @@ export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
 
   async stopping(): Promise<void> {
     this.#stopped = true;
-    await this.#persist?.close().catch((e: unknown) => safeLog(this.host.log, 'error', 'state store close failed', { error: e }));
+    const persist = this.#persist;
+    this.#persist = undefined; // what arrives from now on is not written
+    await persist?.close().catch((e: unknown) => safeLog(this.host.log, 'error', 'state store close failed', { error: e }));
   }
 
   // ---- the extension's wire hooks ----------------------------------------------

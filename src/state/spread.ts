@@ -4,7 +4,15 @@
  * `pushFanout` random peers, each carrying the *current* state of the
  * queued keys (never a stale copy), and queued changes also ride on probes.
  * Each change is sent a bounded number of times (fewest-sent first, as for
- * membership changes), after which anti-entropy is the safety net.
+ * membership changes), after which anti-entropy is the safety net:
+ *
+ * - a change made here: `max(pushFanout, L)` times, so the first batch
+ *   reaches a whole fan-out;
+ * - a change learned from a peer: `L = retransmitMult × ceil(log10(n + 1))`
+ *   times (1 up to 9 servers, 4 at 1,000 with the default multiplier 1).
+ *   Infection-style spreading needs every server that learns a change to
+ *   pass it on a few times, not a whole fan-out each: in a small cluster the
+ *   writer's own push already reaches nearly everyone.
  */
 import { BroadcastQueue, retransmitLimit } from '../swim/broadcast-queue.js';
 import type { CounterState } from './counter-state.js';
@@ -21,6 +29,9 @@ interface Item {
 }
 
 export class Spreader {
+  /** Changes made here. */
+  readonly #local = new BroadcastQueue<Item>();
+  /** Changes learned from peers. */
   readonly #queue = new BroadcastQueue<Item>();
   #scheduled = false;
   /** Changes sent, for info. */
@@ -29,28 +40,33 @@ export class Spreader {
   constructor(private readonly core: ReplicaCore) {}
 
   get pending(): number {
-    return this.#queue.size;
+    return this.#local.size + this.#queue.size;
   }
 
-  enqueueKey(map: string, key: string): void {
-    this.#queue.enqueue(`m\n${map}\n${key}`, { map, key });
+  /** Queues a change of a map key, made here (`local`) or learned. A newer change of the key replaces a queued one. */
+  enqueueKey(map: string, key: string, local: boolean): void {
+    const id = `m\n${map}\n${key}`;
+    if (local) {
+      this.#queue.remove(id);
+      this.#local.enqueue(id, { map, key });
+    } else if (!this.#local.has(id)) {
+      this.#queue.enqueue(id, { map, key });
+    }
     this.#schedule();
   }
 
+  /** Queues a counter change (counters are small: always the writer's full fan-out). */
   enqueueCounter(name: string): void {
-    this.#queue.enqueue(`n\n${name}`, { counter: name });
+    this.#local.enqueue(`n\n${name}`, { counter: name });
     this.#schedule();
-  }
-
-  #limit(): number {
-    // At least one full fan-out: the first batch reaches pushFanout peers.
-    return Math.max(this.core.host.config.pushFanout, retransmitLimit(this.core.settings.retransmitMult, this.core.host.upPeers().length + 1));
   }
 
   /** Up to `max` queued changes, encoded as a `c` field (undefined if none), within `budget` bytes. */
   take(max: number, budget: number): Record<string, unknown> | undefined {
-    if (this.#queue.size === 0) return undefined;
-    const items = this.#queue.take(max, this.#limit());
+    if (this.pending === 0) return undefined;
+    const learned = retransmitLimit(this.core.settings.retransmitMult, this.core.host.upPeers().length + 1);
+    const items = this.#local.take(max, Math.max(this.core.host.config.pushFanout, learned));
+    if (items.length < max && this.#queue.size > 0) items.push(...this.#queue.take(max - items.length, learned));
     return this.#encode(items, budget);
   }
 
@@ -102,6 +118,6 @@ export class Spreader {
         this.core.handleReplySection(reply, peer);
       });
     }
-    if (this.#queue.size > 0) this.#schedule();
+    if (this.pending > 0) this.#schedule();
   }
 }
