@@ -77,6 +77,13 @@ describe('replicated state', () => {
     b.heal();
     await b.run(5_000);
     expect(rs[4]!.map('kv').get('c')).toBe(1);
+    // A minority that no longer lists the others up still counts them: it cannot acknowledge a majority write.
+    b.partition([0, 1], [2, 3, 4]);
+    const minority = m0.set('d', 1, { consistency: 'majority', timeoutMs: 300 }).then(() => 'resolved', (e: unknown) => e);
+    const majoritySide = rs[2]!.map('kv').set('e', 1, { consistency: 'majority', timeoutMs: 300 });
+    await b.run(400);
+    expect(await minority).toMatchObject({ code: 'WRITE_TIMEOUT', acks: 2, needed: 3 });
+    expect((await majoritySide).acks).toBe(3);
   });
 
   it('a new replica syncs a large map in chunks from several peers before it is ready', async () => {

@@ -293,11 +293,22 @@ export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
     return { version, token: '', acks };
   }
 
+  /**
+   * Acknowledgements a write needs, this replica included. 'all': every
+   * server listed up. 'majority': a majority of the servers listed up *or
+   * failed* (declared down by the failure detector, not left): during a
+   * partition, the side that sees the other as failed is still counted
+   * against the whole cluster, so a minority cannot acknowledge a majority
+   * write to itself. Servers that left or were taken offline by an operator
+   * do not count.
+   */
   #needed(consistency: string): number {
-    const n = this.host.upPeers().length + 1;
-    if (consistency === 'all') return n;
-    if (consistency === 'majority') return Math.floor(n / 2) + 1;
-    return 1;
+    if (consistency === 'all') return this.host.upPeers().length + 1;
+    if (consistency !== 'majority') return 1;
+    let n = 0;
+    for (const m of this.host.members()) if (m.state !== 'offline' || m.reason === 'failed') n++;
+    if (!this.host.members().some((m) => m.baseUrl === this.host.selfUrl)) n++;
+    return Math.floor(Math.max(1, n) / 2) + 1;
   }
 
   #applyKey(slot: MapSlot, key: string, delta: KeyState<JsonValue>, origin: ChangeOrigin): boolean {
