@@ -153,6 +153,29 @@ describe('replicated state', () => {
     expect(b.traffic.bytes - sentBefore).toBeLessThan(100_000);
   });
 
+  it('a tombstone is collected once every member has synced after it; with a member away, only after 24 h', async () => {
+    const b = bench(3, 29);
+    const rs = [0, 1, 2].map((i) => b.start(i));
+    await b.run(100);
+    const m = rs.map((r) => r.map('kv'));
+    await m[0]!.set('gone', 1);
+    await m[0]!.set('kept', 1);
+    await b.run(200);
+    await m[1]!.delete('gone');
+    await b.run(200);
+    for (const r of rs) expect(r.info().maps[0]).toMatchObject({ keys: 1, tombstones: 1 });
+    await b.run(60_000); // past the 30 s settle time, with digests compared every few seconds
+    for (const r of rs) expect(r.info().maps[0]).toMatchObject({ keys: 1, tombstones: 0 });
+    expect(rs[0]!.info().collected).toBe(1);
+    // A member away holds collection back; the 24 h bound still collects.
+    await b.kill(2);
+    await m[0]!.delete('kept');
+    await b.run(120_000);
+    expect(rs[0]!.info().maps[0]).toMatchObject({ keys: 0, tombstones: 1 });
+    await b.run(86_400_000);
+    expect(rs[0]!.info().maps[0]).toMatchObject({ keys: 0, tombstones: 0 });
+  });
+
   it('limits reject a write at the call and change nothing', async () => {
     const b = bench(1);
     const r = b.start(0);
