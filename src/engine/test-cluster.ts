@@ -15,7 +15,7 @@ export interface TestWorld {
   clock: ManualClock;
   net: MemoryNetwork;
   list: ReturnType<MemoryNetwork['masterList']>;
-  make(i: number, extra?: Partial<ClusterOptions>, logger?: Logger, clock?: ManualClock): Cluster;
+  make(i: number, extra?: Partial<ClusterOptions>, logger?: Logger, clock?: ManualClock, deps?: Pick<ClusterDeps, 'state'>): Cluster;
 }
 
 /** `deps` are added to every instance's (e.g. `{ state: false }` to test an extension alone). */
@@ -27,7 +27,7 @@ export function world(seed = 1, deps: Pick<ClusterDeps, 'state'> = {}): TestWorl
     clock,
     net,
     list,
-    make(i, extra = {}, logger = silentLogger, ownClock = clock) {
+    make(i, extra = {}, logger = silentLogger, ownClock = clock, own = {}) {
       const baseUrl = `http://s${i}.test:3000/`;
       const c = createCluster(
         {
@@ -42,7 +42,7 @@ export function world(seed = 1, deps: Pick<ClusterDeps, 'state'> = {}): TestWorl
           masterAnnounceIntervalMs: 5_000,
           ...extra,
         },
-        { clock: ownClock, random: seededRandom(seed * 1000 + i), transport: net.transport(baseUrl), logger, ...deps },
+        { clock: ownClock, random: seededRandom(seed * 1000 + i), transport: net.transport(baseUrl), logger, ...deps, ...own },
       );
       net.register(c);
       return c;

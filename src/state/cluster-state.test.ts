@@ -64,4 +64,18 @@ describe('cluster.state on the engine', () => {
     await settle(w, 20_000);
     expect(cs[2]!.state.map('kv').get('missed')).toBe(1);
   });
+
+  it('beside servers without the state (older versions), a server with it is ready at once and membership is unharmed', async () => {
+    const w = world(13);
+    const old = [0, 1].map((i) => w.make(i, {}, undefined, undefined, { state: false }));
+    const fresh = w.make(2);
+    await startAll(w, [...old, fresh]);
+    await settle(w, 3_000);
+    expect(fresh.ready()).toBe(true);
+    expect(fresh.state.isReady()).toBe(true);
+    await fresh.state.map('kv').set('a', 1); // pushed to peers that ignore it
+    await settle(w, 2_000);
+    for (const c of [...old, fresh]) expect(c.online().map((m) => m.baseUrl)).toHaveLength(3);
+    expect(old.every((c) => c.ready())).toBe(true);
+  });
 });

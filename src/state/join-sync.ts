@@ -46,8 +46,9 @@ export class JoinSync {
         this.#done('alone', started);
         return;
       }
-      if (await this.#syncWith(peers)) {
-        this.#done('synced', started);
+      const outcome = await this.#syncWith(peers);
+      if (outcome !== 'failed') {
+        this.#done(outcome, started);
         return;
       }
       if (clock.now() >= deadline) {
@@ -64,14 +65,17 @@ export class JoinSync {
     this.stats.tookMs = this.core.host.clock.now() - started;
   }
 
-  async #syncWith(peers: readonly string[]): Promise<boolean> {
+  /** 'synced'; 'alone' when every peer answered without a state (older versions); 'failed' otherwise. */
+  async #syncWith(peers: readonly string[]): Promise<'synced' | 'alone' | 'failed'> {
     const counters = this.core.countersField();
+    let older = 0;
     const replies = await Promise.all(peers.map(async (peer) => {
       const r = await this.core.host.exchange(peer, { op: 'roots', ...(counters === undefined ? {} : { c: { n: counters } }) }, this.core.host.config.exchangeTimeoutMs);
+      if (r === null) older++; // it answered, without a state section: a version without the replicated state
       return isRecord(r) && isRecord(r['roots']) ? { peer, roots: r['roots'], reply: r } : undefined;
     }));
     const answered = replies.filter((r) => r !== undefined);
-    if (answered.length === 0) return false;
+    if (answered.length === 0) return older === peers.length ? 'alone' : 'failed';
     for (const a of answered) this.core.handleReplySection(a.reply, a.peer);
     const names = new Set<string>();
     for (const a of answered) for (const name of Object.keys(a.roots)) names.add(name);
@@ -82,10 +86,10 @@ export class JoinSync {
       const mine = slot?.state.digest.root() ?? '0:0000000000000000';
       const holders = answered.filter((a) => a.roots[name] !== undefined && a.roots[name] !== mine).map((a) => a.peer);
       if (holders.length === 0) continue;
-      if (!(await this.#pullMap(name, holders))) return false;
+      if (!(await this.#pullMap(name, holders))) return 'failed';
     }
     // Push what only we hold, and catch what was written while we pulled.
-    return this.repairer.repair(answered[0]!.peer);
+    return (await this.repairer.repair(answered[0]!.peer)) ? 'synced' : 'failed';
   }
 
   /** Pulls every leaf of `map`, the range split between `peers`; a failed range moves to another peer. */

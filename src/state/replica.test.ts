@@ -130,6 +130,30 @@ describe('replicated state', () => {
     expect(b.replicas[1]!.counter('hits').value()).toBe(6);
   });
 
+  it('join sync resumes an interrupted range with another peer', async () => {
+    const b = bench(4, 31);
+    const rs = [0, 1, 2].map((i) => b.start(i, { settings: { chunkBytes: 16_384 } })); // small chunks: many per range
+    await b.run(100);
+    const m0 = rs[0]!.map('big', { maxKeys: 10_000 });
+    for (let i = 0; i < 3_000; i++) await m0.set(`k${i}`, 'v'.repeat(200));
+    await b.run(10_000);
+    // Every holder drops off after serving two chunks: each range must move on, from where it stopped.
+    for (const i of [0, 1, 2]) {
+      const r = rs[i]!;
+      const serve = r.onRequest.bind(r);
+      let chunks = 0;
+      r.onRequest = (section, from, kind) => {
+        if (typeof section === 'object' && section !== null && (section as { op?: string }).op === 'chunk' && ++chunks > 2 && i !== 0) b.isolate(i);
+        return serve(section, from, kind);
+      };
+    }
+    const late = b.start(3);
+    await b.run(5_000);
+    expect(late.joiner.stats.failedChunks).toBeGreaterThan(0);
+    expect(late.joiner.stats.outcome).toBe('synced');
+    expect(dump(late.map('big'))).toEqual(dump(m0));
+  });
+
   it('a replica restarted with its store syncs only what it missed, and pushes nothing it restored', async () => {
     const b = bench(3, 23);
     const store = memoryStateStore();
