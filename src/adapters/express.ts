@@ -2,11 +2,13 @@
  * `clustershazbot/express`: the routes as an Express router (Express 4.21+
  * or 5; `express` is an optional peer dependency).
  */
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import { createRequestHandler } from './node.js';
 import type { AdapterOptions } from './routes.js';
+import { nodeSessionRunner, type StateSessionOptions } from './state-session.js';
 
 export type { AdapterOptions } from './routes.js';
+export { SESSION_HEADER, type StateSessionOptions } from './state-session.js';
 
 /**
  * An Express router answering every path under `/clustershazbot/` (404 for
@@ -37,4 +39,30 @@ export function clustershazbotRouter(options: AdapterOptions = {}): Router {
     handle(req, res).catch(next);
   });
   return router;
+}
+
+/**
+ * Middleware for read-your-writes across instances (see docs/state.md): a
+ * request carrying a `clustershazbot-session` header waits until this
+ * instance holds the writes it names (at most `timeoutMs`, default 2 s)
+ * before the routes after it run; the map writes they make join the
+ * session, and the response's `clustershazbot-session` header carries its
+ * token.
+ *
+ * ```ts
+ * app.use(clustershazbotRouter());
+ * app.use(stateSessions());        // before the routes that read and write cluster.state
+ * app.use(express.json());
+ * ```
+ *
+ * Answers by itself: 400 `MALFORMED` for a header that is not a session
+ * token, 503 `STALE_READ` (with `retry-after: 1`) when this instance has not
+ * caught up in time, 503 `NOT_STARTED` without a running instance. Throws
+ * ConfigError for a bad `timeoutMs`.
+ */
+export function stateSessions(options: StateSessionOptions = {}): RequestHandler {
+  const run = nodeSessionRunner(options);
+  return (req, res, next) => {
+    run(req, res, () => next()).catch(next);
+  };
 }

@@ -9,8 +9,10 @@ import {
   answerRoute, DEFAULT_MAX_BODY_BYTES, errorReply, matchRoute, resolveCluster, routeTakesBody,
   type AdapterOptions, type RouteReply,
 } from './routes.js';
+import { checkSessionOptions, openSession, runWithSession, SESSION_HEADER, type StateSessionOptions } from './state-session.js';
 
 export type { AdapterOptions } from './routes.js';
+export { SESSION_HEADER, type StateSessionOptions } from './state-session.js';
 
 /**
  * Serves the routes under `/clustershazbot/` (404 for unknown sub-paths,
@@ -40,6 +42,44 @@ export const clustershazbotPlugin = fp(
     await app.register(routes, options);
   },
   { name: 'clustershazbot', fastify: '5.x' },
+);
+
+/**
+ * Read-your-writes across instances (see docs/state.md) for the routes of
+ * the context it is registered in (and its children): a request carrying a
+ * `clustershazbot-session` header waits, once its body is parsed and
+ * validated, until this instance holds the writes it names (at most
+ * `timeoutMs`, default 2 s); the map writes its handler makes join the
+ * session, and the reply's `clustershazbot-session` header carries its token.
+ *
+ * ```ts
+ * await app.register(clustershazbotPlugin);
+ * await app.register(stateSessions);   // or stateSessions, { timeoutMs: 1000 }
+ * ```
+ *
+ * Answers by itself (a `preHandler` hook): 400 `MALFORMED` for a header that
+ * is not a session token, 503 `STALE_READ` (with `retry-after: 1`) when this
+ * instance has not caught up in time, 503 `NOT_STARTED` without a running
+ * instance. Registering it with a bad `timeoutMs` fails with ConfigError.
+ */
+export const stateSessions = fp(
+  async (app: FastifyInstance, options: StateSessionOptions) => {
+    const timeoutMs = checkSessionOptions(options);
+    app.addHook('preHandler', (request, reply, done) => {
+      void openSession(options, timeoutMs, request.headers[SESSION_HEADER]).then((gate) => {
+        if ('reply' in gate) {
+          send(reply, gate.reply);
+          return;
+        }
+        const setHeader = (token: string): void => {
+          if (!reply.sent) reply.header(SESSION_HEADER, token);
+        };
+        // done() runs the handler synchronously: it and what it awaits belong to the session.
+        runWithSession(gate.token, setHeader, () => done());
+      });
+    });
+  },
+  { name: 'clustershazbot-sessions', fastify: '5.x' },
 );
 
 const NOT_JSON = 'content-type must be application/json';

@@ -9,15 +9,18 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
-  All, Controller, Inject, Injectable, Module, Req, Res,
-  type DynamicModule, type InjectionToken, type ModuleMetadata, type OnApplicationBootstrap, type OnModuleDestroy,
-  type OptionalFactoryDependency,
+  All, Controller, Inject, Injectable, Module, Optional, Req, Res,
+  type DynamicModule, type InjectionToken, type MiddlewareConsumer, type ModuleMetadata, type NestMiddleware, type NestModule,
+  type OnApplicationBootstrap, type OnModuleDestroy, type OptionalFactoryDependency,
 } from '@nestjs/common';
 import type { ClusterOptions } from '../config.js';
 import { getDefaultCluster, shazbotShutDown, shazbotStart } from '../default-instance.js';
 import { createCluster, type Cluster, type ClusterDeps } from '../engine/cluster.js';
 import { createRequestHandler } from './node.js';
 import type { AdapterOptions } from './routes.js';
+import { nodeSessionRunner, type NodeSessionRunner } from './state-session.js';
+
+export { SESSION_HEADER } from './state-session.js';
 
 /** Options of {@link ClustershazbotModule}. */
 export interface ClustershazbotModuleOptions {
@@ -32,6 +35,13 @@ export interface ClustershazbotModuleOptions {
   dashboard?: boolean;
   /** Largest request body, in bytes; a larger one gets 413. @default 4 MiB */
   maxBodyBytes?: number;
+  /**
+   * Read-your-writes across instances for every route of the app (see
+   * {@link StateSessionsMiddleware}): `true`, or the longest wait of a
+   * request for this instance to catch up with its session, in ms.
+   * @default false
+   */
+  sessions?: boolean | { timeoutMs?: number };
 }
 
 /** Options of {@link ClustershazbotModule.forRootAsync}. */
@@ -127,6 +137,40 @@ export class ClustershazbotController {
 }
 
 /**
+ * Read-your-writes across instances (see docs/state.md), as Nest middleware
+ * on the Express platform: a request carrying a `clustershazbot-session`
+ * header waits until this instance holds the writes it names (at most the
+ * `sessions.timeoutMs` module option, default 2 s) before guards,
+ * interceptors and the handler run; the map writes the handler makes join
+ * the session, and the response's `clustershazbot-session` header carries
+ * its token. `ClustershazbotModule.forRoot({ sessions: true })` applies it
+ * to every route; to choose routes, apply it yourself in a module that
+ * imports ClustershazbotModule: `consumer.apply(StateSessionsMiddleware).forRoutes(OrdersController)`.
+ *
+ * Answers by itself: 400 `MALFORMED` for a header that is not a session
+ * token, 503 `STALE_READ` (with `retry-after: 1`) when this instance has not
+ * caught up in time, 503 `NOT_STARTED` before the instance exists. A bad
+ * `timeoutMs` fails the bootstrap with ConfigError.
+ */
+@Injectable()
+export class StateSessionsMiddleware implements NestMiddleware {
+  readonly #run: NodeSessionRunner;
+
+  constructor(
+    @Inject(CLUSTERSHAZBOT_CLUSTER) service: ClustershazbotService,
+    @Inject(CLUSTERSHAZBOT_MODULE_OPTIONS) options: ClustershazbotModuleOptions,
+  ) {
+    const sessions = options.sessions;
+    this.#run = nodeSessionRunner({ cluster: () => service.cluster, ...(typeof sessions === 'object' && { timeoutMs: sessions.timeoutMs }) });
+  }
+
+  /** Runs the rest of the request in its session, or answers 400/503. */
+  use(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void {
+    this.#run(req, res, () => next()).catch(next);
+  }
+}
+
+/**
  * The clustershazbot routes, at `clustershazbot/*` under the app's global
  * prefix, plus the instance's lifecycle:
  *
@@ -139,7 +183,15 @@ export class ClustershazbotController {
  * the instance.
  */
 @Module({})
-export class ClustershazbotModule {
+export class ClustershazbotModule implements NestModule {
+  constructor(@Optional() @Inject(CLUSTERSHAZBOT_MODULE_OPTIONS) private readonly options?: ClustershazbotModuleOptions) {}
+
+  /** Applies {@link StateSessionsMiddleware} to every route with the `sessions` option. */
+  configure(consumer: MiddlewareConsumer): void {
+    const sessions = this.options?.sessions;
+    if (sessions !== undefined && sessions !== false) consumer.apply(StateSessionsMiddleware).forRoutes('*');
+  }
+
   /** The module with fixed options; `isGlobal` makes its exports visible to every module. */
   static forRoot(options: ClustershazbotModuleOptions & { isGlobal?: boolean } = {}): DynamicModule {
     return moduleWith({ provide: CLUSTERSHAZBOT_MODULE_OPTIONS, useValue: options }, [], options.isGlobal);
@@ -163,6 +215,7 @@ function moduleWith(
     imports,
     controllers: [ClustershazbotController],
     providers: [optionsProvider, ClustershazbotService, { provide: CLUSTERSHAZBOT_CLUSTER, useExisting: ClustershazbotService }],
-    exports: [ClustershazbotService, CLUSTERSHAZBOT_CLUSTER],
+    // The options too, for a StateSessionsMiddleware applied in an importing module.
+    exports: [ClustershazbotService, CLUSTERSHAZBOT_CLUSTER, CLUSTERSHAZBOT_MODULE_OPTIONS],
   };
 }

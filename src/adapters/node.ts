@@ -8,8 +8,10 @@ import {
   answerRoute, DEFAULT_MAX_BODY_BYTES, errorReply, matchRoute, resolveCluster, routeTakesBody,
   type AdapterOptions, type RouteReply,
 } from './routes.js';
+import { nodeSessionRunner, type StateSessionOptions } from './state-session.js';
 
 export type { AdapterOptions } from './routes.js';
+export { SESSION_HEADER, type StateSessionOptions } from './state-session.js';
 
 /** Options of {@link createRequestHandler}. */
 export interface NodeAdapterOptions extends AdapterOptions {
@@ -63,6 +65,38 @@ export function createRequestHandler(options: NodeAdapterOptions = {}): RequestH
     send(req, res, reply);
     return true;
   };
+}
+
+/**
+ * Runs `handler` as a request of the client's read-your-writes session (see
+ * docs/state.md): if the request carries a `clustershazbot-session` header,
+ * first waits until this instance holds the writes it names (at most
+ * `options.timeoutMs`, default 2 s); then every map write `handler` makes
+ * (awaited or not) joins the session, and the response's
+ * `clustershazbot-session` header is set to its token while the headers
+ * have not been sent.
+ *
+ * ```ts
+ * createServer(async (req, res) => {
+ *   if (await clustershazbot(req, res)) return;
+ *   await withStateSession(req, res, () => app(req, res));
+ * }).listen(3000);
+ * ```
+ *
+ * Answers by itself, without calling `handler`: 400 `MALFORMED` for a
+ * header that is not a session token, 503 `STALE_READ` (with
+ * `retry-after: 1`) when this instance has not caught up in time, 503
+ * `NOT_STARTED` without a running instance. Resolves true once `handler`
+ * ran and what it returned settled (rejecting with what it threw), false
+ * when it answered by itself. Rejects with ConfigError for a bad `timeoutMs`.
+ */
+export async function withStateSession(
+  req: IncomingMessage,
+  res: ServerResponse,
+  handler: () => unknown,
+  options: StateSessionOptions = {},
+): Promise<boolean> {
+  return nodeSessionRunner(options)(req, res, handler);
 }
 
 /** `/<base path>clustershazbot/` for a base URL; `/clustershazbot/` when there is none yet. */
