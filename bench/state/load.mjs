@@ -238,7 +238,8 @@ async function readJson(req) {
  * The control routes, for a worker's HTTP server. `system` gives what
  * differs between systems: `ready()` → `{ ready, … }`, `write(key, value,
  * consistency, timeoutMs)` → promise, `read(key)` → value, `size()`, and
- * optionally `cut()` / `heal()` (Redis: the subscriber's connection).
+ * optionally `cut()` / `heal()` (Redis: the subscriber's connection) and
+ * `counters()` (cumulative numbers, e.g. messages sent).
  * Resolves whether it answered `req`.
  *
  * - `GET /bench/ready` → 200 `{ ready: true, … }` once the replica is ready (503 before);
@@ -247,6 +248,7 @@ async function readJson(req) {
  * - `GET /bench/record` → `{ key: [writer, seq] }` of this worker's writes;
  * - `POST /bench/compare` `{ key: [writer, seq] }` → `{ missing, older, newer, sample, changes, size }`;
  * - `GET /bench/changes` → `{ changes, seq, size }` (seq: writes this worker has made);
+ * - `GET /bench/counters` → the system's own cumulative counters (`system.counters()`, if any: numbers);
  * - `POST /bench/cut`, `POST /bench/heal` (where the system has them).
  */
 export function controlRoutes(replica, system) {
@@ -279,6 +281,7 @@ export function controlRoutes(replica, system) {
     }],
     'GET /bench/record': async () => [200, Object.fromEntries([...replica.record].map(([key, seq]) => [key, [replica.writer, seq]]))],
     'POST /bench/compare': async (body) => [200, { ...replica.compare(body, (key) => system.read(key)), changes: replica.changes, size: system.size() }],
+    'GET /bench/counters': async () => [200, system.counters?.() ?? {}],
     'GET /bench/changes': async () => [200, { changes: replica.changes, seq: replica.seq, size: system.size() }],
     'POST /bench/cut': async () => {
       if (system.cut === undefined) return [404, { error: 'no cut here' }];

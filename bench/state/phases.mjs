@@ -134,6 +134,8 @@ export async function loadPhase(fleet, { durationMs, consistency, maxInFlight, r
   const all = fleet.workers.map((_, i) => i);
   await Promise.all(fleet.workers.map((w) => w.ok('POST', '/bench/lag/reset')));
   const pids = fleet.pids();
+  const readCounters = () => Promise.all(fleet.workers.map((w) => w.ok('GET', '/bench/counters')));
+  const counters0 = await readCounters();
   const [cpu0, machine0] = await Promise.all([Promise.all(pids.map(cpuSeconds)), machineCpu()]);
   const loads = await Promise.all(fleet.workers.map((w) => w.ok('POST', '/bench/load', { durationMs, consistency, maxInFlight, ratePerS, timeoutMs }, durationMs + timeoutMs + 30_000)));
   const [cpu1, machine1] = await Promise.all([Promise.all(pids.map(cpuSeconds)), machineCpu()]);
@@ -152,6 +154,14 @@ export async function loadPhase(fleet, { durationMs, consistency, maxInFlight, r
   const drained = await settle(fleet, all, expected, { quietMs: drainQuietMs, deadlineMs: drainDeadlineMs });
   log(`drain: ${drained.reason} after ${(drained.ms / 1000).toFixed(1)} s; keys not holding their last write per replica: ${drained.missing.join(', ')}${drained.sample.length > 0 ? ` (e.g. ${JSON.stringify(drained.sample)})` : ''}`);
   const lags = await Promise.all(fleet.workers.map((w) => w.ok('GET', '/bench/lag')));
+  const counters1 = await readCounters();
+  // The system's own counters over the load and its drain, summed over processes.
+  const traffic = {};
+  counters1.forEach((c, i) => {
+    for (const [name, v] of Object.entries(c)) {
+      if (typeof v === 'number' && typeof counters0[i][name] === 'number') traffic[name] = (traffic[name] ?? 0) + v - counters0[i][name];
+    }
+  });
   const lag = Histogram.merge(lags.map((l) => l.lag));
   const ack = Histogram.merge(loads.map((l) => l.ack));
   const origins = {};
@@ -179,10 +189,15 @@ export async function loadPhase(fleet, { durationMs, consistency, maxInFlight, r
     drain_s: round((now() - drainStart) / 1000, 1),
     drain_end: drained.reason,
     missing_after_drain: drained.missing.reduce((a, b) => a + b, 0),
+    traffic,
+    exchanges_per_write: traffic.exchanges === undefined ? undefined : round(traffic.exchanges / acked, 2),
+    bytes_out_per_write: traffic.bytes_out === undefined ? undefined : Math.round(traffic.bytes_out / acked),
+    // Changes sent per write (a change reaches n − 1 others; more is redundancy).
+    pushes_per_write: traffic.pushes_sent === undefined ? undefined : round(traffic.pushes_sent / acked, 1),
     cpu_cores: round(cpu1.reduce((s, c, i) => s + c - cpu0[i], 0) / seconds, 2),
     machine_busy_pct: round(((machine1.busy - machine0.busy) / (machine1.total - machine0.total)) * 100, 1),
   };
-  log(`lag p50 ${result.lag_ms_p50} ms, p99 ${result.lag_ms_p99} ms, max ${result.lag_ms_max} ms over ${result.lag_samples} changes ${JSON.stringify(origins)}; ack p99 ${result.ack_ms_p99} ms; event-loop delay p99 ${result.loop_delay_ms_p99} ms (worst process); workers used ${result.cpu_cores} cores, machine ${result.machine_busy_pct} % busy`);
+  log(`lag p50 ${result.lag_ms_p50} ms, p99 ${result.lag_ms_p99} ms, max ${result.lag_ms_max} ms over ${result.lag_samples} changes ${JSON.stringify(origins)}; ack p99 ${result.ack_ms_p99} ms; event-loop delay p99 ${result.loop_delay_ms_p99} ms (worst process); workers used ${result.cpu_cores} cores, machine ${result.machine_busy_pct} % busy${result.exchanges_per_write === undefined ? '' : `; per acknowledged write: ${result.exchanges_per_write} signed exchanges, ${result.pushes_per_write} changes pushed, ${result.bytes_out_per_write} payload bytes sent (${JSON.stringify(traffic)})`}`);
   return result;
 }
 

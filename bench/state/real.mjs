@@ -72,6 +72,7 @@ async function targetRateRun(ctx, fleet, prefix) {
     [`${prefix}target_rate_write_errors`]: r.failed,
     [`${prefix}target_rate_cpu_cores`]: r.cpu_cores,
     [`${prefix}target_rate_loop_delay_ms_p99`]: r.loop_delay_ms_p99,
+    [`${prefix}target_rate_exchanges_per_write`]: r.exchanges_per_write,
     [`${prefix}target_rate_machine_busy_pct`]: r.machine_busy_pct,
   };
 }
@@ -135,6 +136,10 @@ addSection({
       drain_s_5proc: local.drain_s,
       cpu_cores_5proc: local.cpu_cores,
       loop_delay_ms_p99_5proc: local.loop_delay_ms_p99,
+      exchanges_per_write_5proc: local.exchanges_per_write,
+      bytes_out_per_write_5proc: local.bytes_out_per_write,
+      pushes_per_write_5proc: local.pushes_per_write,
+      traffic_5proc: local.traffic,
       loop_delay_ms_max_5proc: local.loop_delay_ms_max,
       machine_busy_pct_5proc: local.machine_busy_pct,
       majority_writes_per_s: majority.writes_per_s,
@@ -149,6 +154,7 @@ addSection({
       majority_missing_after_drain: majority.missing_after_drain,
       majority_cpu_cores: majority.cpu_cores,
       majority_loop_delay_ms_p99: majority.loop_delay_ms_p99,
+      majority_pushes_per_write: majority.pushes_per_write,
       majority_machine_busy_pct: majority.machine_busy_pct,
     };
   },
@@ -165,6 +171,7 @@ addSection({
     { figure: '… failed writes', shazbot: figure(f.write_errors_5proc), redis: figure(f.redis_pubsub_write_errors), target: 'expected 0' },
     { figure: `… keys not holding their last write 2 s after the load, summed over replicas (of ${figure(KEYS)} per replica)`, shazbot: figure(f.missing_after_drain_5proc), redis: figure(f.redis_pubsub_missing_after_drain), target: '' },
     { figure: '… event-loop delay p99 / max of the worst process (ms)', shazbot: `${figure(f.loop_delay_ms_p99_5proc)} / ${figure(f.loop_delay_ms_max_5proc)}`, redis: f.redis_pubsub_loop_delay_ms_p99 === undefined ? '—' : `${figure(f.redis_pubsub_loop_delay_ms_p99)} / ${figure(f.redis_pubsub_loop_delay_ms_max)}`, target: '' },
+    { figure: `… per write, all processes: changes pushed (${options.nodes - 1} reach everyone), signed exchanges started, payload bytes sent (Redis: one PUBLISH, delivered ${options.nodes} times)`, shazbot: f.exchanges_per_write_5proc === undefined ? '—' : `${f.pushes_per_write_5proc}, ${f.exchanges_per_write_5proc}, ${figure(f.bytes_out_per_write_5proc)} B`, redis: f.redis_pubsub_writes_per_s === undefined ? '—' : '1', target: '' },
     { figure: '… CPU of the worker processes (cores; Redis: + its server)', shazbot: figure(f.cpu_cores_5proc), redis: f.redis_pubsub_cpu_cores === undefined ? '—' : `${f.redis_pubsub_cpu_cores} + ${figure(f.redis_server_cpu_cores)}`, target: '' },
     { figure: `majority writes (≤ ${options.maxInFlight} pending per process): acknowledged per second`, shazbot: figure(f.majority_writes_per_s), redis: 'n/a', target: verdict('target ≥ 500/s', f.majority_writes_per_s >= 500) },
     { figure: '… write acknowledged p50 (ms)', shazbot: figure(f.majority_ack_ms_p50), redis: 'n/a', target: '' },

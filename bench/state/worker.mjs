@@ -39,6 +39,15 @@ const control = controlRoutes(replica, {
   write: (key, value, consistency, timeoutMs) => kv.set(key, value, { consistency, timeoutMs }),
   read: (key) => kv.get(key),
   size: () => kv.size,
+  // The cluster's traffic so far: signed exchanges this process started, payload bytes, state pushes and repairs.
+  counters: () => {
+    const stats = cluster.stats();
+    const state = cluster.info().extensions?.state;
+    return {
+      exchanges: stats.exchanges, exchange_failures: stats.exchangeFailures, bytes_out: stats.bytesOut, bytes_in: stats.bytesIn,
+      pushes_sent: state?.pushes?.sent, repairs: state?.repairs?.repairs, repair_keys_received: state?.repairs?.keysReceived,
+    };
+  },
 });
 const routes = createRequestHandler({ cluster });
 const server = createServer((req, res) => {
