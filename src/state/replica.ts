@@ -32,6 +32,7 @@ import { ReplicatedMap, type MapWriter } from './state-map.js';
 import { ReplicatedCounter } from './state-counter.js';
 import type { StateStore, StoredRecord } from './store.js';
 import { encodeToken } from './session.js';
+import { notifyWrite } from './write-observers.js';
 import { TombstoneTracker } from './tombstones.js';
 import { WriteTimeoutError } from './errors.js';
 import { HybridClock, versionWallMs } from './version.js';
@@ -269,6 +270,7 @@ export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
   async commit(slot: MapSlot, key: string, delta: KeyState<JsonValue>, version: Version | undefined, options: WriteOptions | undefined): Promise<WriteResult> {
     if (version === undefined) return { version: undefined, token: encodeToken([]), acks: 1 };
     this.#applyKey(slot, key, delta, 'local');
+    notifyWrite(slot.name, key, version); // joins the request's session, if any (session-context.ts)
     const token = encodeToken([{ map: slot.name, key, version }]);
     const durable = this.#persist?.durable();
     const consistency = options?.consistency ?? slot.options.consistency;
