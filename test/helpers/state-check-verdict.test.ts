@@ -36,7 +36,7 @@ describe('judge', () => {
     const verdict = judge(history, everywhere(dump([entry('k1', 'b', v(20))], 2)));
     expect(verdict).toMatchObject({
       ackedWrites: 3, ackedDeletes: 1, ackedCounterOps: 2,
-      lostAckedWrites: 0, resurrections: 0, valueMismatches: 0, counterViolations: 0, divergedReplicas: 0,
+      lostAckedWrites: 0, resurrections: 0, valueMismatches: 0, blindDeletes: 0, counterViolations: 0, divergedReplicas: 0,
       counter: { lower: 2, upper: 2, final: 2 },
     });
     expect(verdict.details).toEqual([]);
@@ -92,6 +92,19 @@ describe('judge', () => {
       op({ id: 'd2', op: 'delete', key: 'k1', observed: null }),
     ];
     expect(judge(history, everywhere(dump([]))).lostAckedWrites).toBe(1);
+  });
+
+  it('flags a blind delete: one that removed something although the key was absent when called', () => {
+    const history = [
+      op({ id: 'a', op: 'set', key: 'k1', version: v(10) }),
+      op({ id: 'd', op: 'delete', key: 'k1', version: v(20), observed: null, node: 's4' }),
+      op({ id: 'e', op: 'delete', key: 'k2', observed: null }),
+    ];
+    const verdict = judge(history, everywhere(dump([])));
+    expect(verdict.blindDeletes).toBe(1);
+    expect(verdict.lostAckedWrites).toBe(1);
+    expect(verdict.details).toContainEqual(expect.stringMatching(/^blind delete: d delete k1 on s4/));
+    expect(verdict.details).toContainEqual(expect.stringMatching(/^lost acked write: a .*; blind deletes of k1: d delete k1/));
   });
 
   it('flags a resurrection: a value an acked delete observed is back', () => {

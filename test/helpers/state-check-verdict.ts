@@ -24,6 +24,9 @@
  *   of it observed, or present through an update based on a version ≤ that;
  * - value mismatch: a key whose value is not what the operation named by the
  *   value wrote with that version (every value written is its operation's id);
+ * - blind delete: a delete that resolved with a version (so it removed
+ *   something) although the key was absent when it was called: it acted on
+ *   a state its caller was never shown;
  * - counter violation: a replica's final value outside
  *   [acked increments − attempted decrements, attempted increments − acked
  *   decrements], where attempted means acked or indeterminate;
@@ -114,6 +117,8 @@ export interface Verdict {
   /** Keys whose deleted value came back. */
   readonly resurrections: number;
   readonly valueMismatches: number;
+  /** Deletes that removed something although the key was absent when they were called. */
+  readonly blindDeletes: number;
   /** Replicas whose final counter is out of bounds. */
   readonly counterViolations: number;
   /** Replicas whose dump differs from the majority's (or that gave none). */
@@ -207,6 +212,11 @@ export function judge(history: readonly OpRecord[], dumps: ReadonlyMap<string, D
     deletesOf.set(op.key, list);
   }
 
+  // Blind deletes: a version means the delete found the key, `observed: null` that its caller did not.
+  const blind = history.filter((op) => op.op === 'delete' && op.observed === null && op.version !== undefined);
+  for (const d of blind.slice(0, DETAILS_PER_KIND)) details.push(`blind delete: ${show(d)} removed something (it has a version) although ${d.key} was absent when it was called`);
+  const blindOf = (key: string): OpRecord[] => blind.filter((d) => d.key === key);
+
   // Lost acknowledged writes.
   const writes = history.filter(isAckedWrite);
   let lost = 0;
@@ -222,8 +232,10 @@ export function judge(history: readonly OpRecord[], dumps: ReadonlyMap<string, D
     if (details.filter((d) => d.startsWith('lost')).length < DETAILS_PER_KIND) {
       const holder = entry === undefined ? undefined : byId.get(String(entry.value));
       const deletes = (deletesOf.get(key) ?? []).slice(-3).map(show);
+      const blinds = blindOf(key).slice(-3).map(show);
       details.push(`lost acked write: ${show(w)}; final: ${entry === undefined ? 'absent' : `v=${showVersion(entry.version)} by ${holder === undefined ? `unknown op ${JSON.stringify(entry.value)}` : show(holder)}`}` +
-        `; deletes of ${key} (none observed ≥ ${showVersion(cover)}): ${deletes.length === 0 ? 'none' : deletes.join(' | ')}`);
+        `; deletes of ${key} (none observed ≥ ${showVersion(cover)}): ${deletes.length === 0 ? 'none' : deletes.join(' | ')}` +
+        (blinds.length === 0 ? '' : `; blind deletes of ${key}: ${blinds.join(' | ')}`));
     }
   }
 
@@ -276,6 +288,7 @@ export function judge(history: readonly OpRecord[], dumps: ReadonlyMap<string, D
     lostAckedWrites: lost,
     resurrections,
     valueMismatches: mismatches,
+    blindDeletes: blind.length,
     counterViolations,
     divergedReplicas: diverged.length,
     counter: { lower, upper, final: reference?.dump.counter },
