@@ -1,7 +1,7 @@
 /**
  * `npm run demo` end to end: scripts/demo.mjs as a real process (which
- * starts five demo servers), its output read as a reader would. Needs
- * `npm run build` first.
+ * starts five demo servers), its output read as a reader would, and the
+ * demo servers' /demo/kv routes. Needs `npm run build` first.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -11,7 +11,9 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { pollUntil, REPO_ROOT } from './helpers/processes.js';
 
 const script = join(REPO_ROOT, 'scripts', 'demo.mjs');
-const SCENARIO_MS = 90_000;
+const SCENARIO_MS = 120_000;
+/** The state scene's keys: "greeting", then 200 written while s5 is down. */
+const KEYS = 201;
 
 /** A running demo and what it has printed so far (stdout and stderr). */
 interface DemoRun {
@@ -123,7 +125,19 @@ describe('npm run demo', () => {
     expect(out).toContain('==> every other server sees s3 offline');
     expect(out).toContain('==> every live server sees s4 offline');
     expect(out).toContain('==> every live server sees s3 online again');
+    // The state scene: a write on s1 reaches every live server; s5, restarted, is ready only once it holds every key.
+    expect(out).toMatch(/^==> every live server holds "greeting" \(\d+ ms\)$/m);
+    expect(out).toMatch(/^ {2}s5 exited \(code 0, \d+ ms\)$/m);
+    expect(out).toMatch(new RegExp(`^==> every live server holds ${KEYS} keys \\(\\d+ ms\\)$`, 'm'));
+    const ready = new RegExp(`^==> s5 was not ready for \\d+ ms \\((\\d+) probes answered 503(?:, (\\d+) found no server listening yet)?\\), then ready holding all ${KEYS} keys$`, 'm').exec(out);
+    expect(ready, out).not.toBeNull();
+    // It was spawned without being ready: at least one probe (10 ms apart) found it starting or not yet listening.
+    expect(Number(ready![1]) + Number(ready![2] ?? 0)).toBeGreaterThan(0);
+    expect(out.indexOf('==> every live server sees s3 online again')).toBeLessThan(out.indexOf('==> every live server holds "greeting"'));
+    expect(out.indexOf(ready![0])).toBeLessThan(out.indexOf('Scenario complete.'));
+    for (const name of ['s1', 's2', 's3', 's5']) expect(out).toMatch(new RegExp(`^  ${name} stopped gracefully`, 'm'));
     expect(out).toContain('All servers stopped. All 5 have exited. Bye.');
+    expect(out).not.toMatch(/demo failed/);
     expect(code).toBe(0);
     // How to use the preset secret, without the secret.
     const s1 = serverUrls(out)[0]!;
@@ -146,6 +160,25 @@ describe('npm run demo', () => {
     expect(command).toBe(`SHAZBOT_CONTROL_SECRET=${password} node dist/esm/cli/main.js status ${urls[0]}`);
     // Shown on the demo's own lines only: the password line and the command, never in a server's log line.
     expect(out.split(password!).length - 1, out).toBe(2);
+
+    // The demo routes: every live server holds the state scene's keys; bad requests get their status.
+    const live = urls.filter((_, i) => i !== 3);
+    for (const url of live) {
+      const kv = (await (await fetch(`${url}demo/kv`, { signal: AbortSignal.timeout(5_000) })).json()) as { size: number; ready: boolean; sample: unknown[] };
+      expect(kv).toMatchObject({ size: KEYS, ready: true });
+      expect(kv.sample.length).toBeLessThanOrEqual(5);
+      const entry = await fetch(`${url}demo/kv/key-007`, { signal: AbortSignal.timeout(5_000) });
+      expect(await entry.json()).toMatchObject({ key: 'key-007', value: { n: 7, via: 's2' }, writer: urls[1] });
+    }
+    const put = (body: string, key = 'k'): Promise<Response> =>
+      fetch(`${urls[0]}demo/kv/${key}`, { method: 'PUT', body, signal: AbortSignal.timeout(5_000) });
+    expect((await put('{"not json')).status).toBe(400);
+    expect((await put(JSON.stringify('x'.repeat(20_000)))).status).toBe(413);
+    const ok = await put('{"n":1}', 'from%20test');
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ key: 'from test', acks: 1, version: { replica: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/#/) } });
+    expect((await fetch(`${urls[0]}demo/kv/absent`, { signal: AbortSignal.timeout(5_000) })).status).toBe(404);
+    expect((await fetch(`${urls[0]}demo/kv`, { method: 'POST', signal: AbortSignal.timeout(5_000) })).status).toBe(405);
 
     // The dashboard, with HTTP Basic: any user name, the session password.
     expect((await fetch(dashboard!, { signal: AbortSignal.timeout(5_000) })).status).toBe(401);
@@ -177,6 +210,31 @@ describe('npm run demo', () => {
     expect(end).not.toMatch(/demo failed|Unhandled|Error/);
     await expectNoServerAnswers(urls);
   }, SCENARIO_MS + 60_000);
+
+  it('stops every server on a Ctrl-C while the state scene restarts s5', async () => {
+    const run = startDemo([], { detached: true });
+    // Ctrl-C as soon as the demo says it started s5 again (while it boots and syncs), not after a poll interval.
+    let sent = false;
+    run.child.stdout!.on('data', () => {
+      if (sent || !run.output().includes('started s5 again at')) return;
+      sent = true;
+      process.kill(-run.child.pid!, 'SIGINT');
+    });
+    const { code, signal } = await run.exited;
+    const out = run.output();
+    expect(sent, out).toBe(true);
+    expect({ code, signal }, out).toEqual({ code: 0, signal: null });
+    const end = out.slice(out.indexOf('started s5 again at'));
+    expect(end).toContain('Stopping (Ctrl-C)');
+    expect(end).toContain('  s4 was already gone (killed with SIGKILL by the scenario)');
+    for (const name of ['s1', 's2', 's3']) expect(end).toMatch(new RegExp(`^  ${name} stopped gracefully`, 'm'));
+    // The new s5 is stopped too: gracefully, or by the signal if it came before the process set up its handler.
+    expect(end).toMatch(/^ {2}s5 stopped (gracefully|\(signal SIGINT)/m);
+    expect(end).toMatch(/\nAll servers stopped\. All 5 have exited\. Bye\.\n$/);
+    expect(end).not.toMatch(/demo failed|Unhandled|Error/);
+    expect(end).not.toContain('Scenario complete.');
+    await expectNoServerAnswers(serverUrls(out));
+  }, SCENARIO_MS + 30_000);
 
   it('leaves no server behind when the demo itself is killed (SIGKILL)', async () => {
     const run = startDemo([]);

@@ -3,9 +3,11 @@
  * loopback, with the embedded master-list store and no external service.
  * Says how to open the dashboard and run `status` on it, shows a live
  * membership table, takes one server offline through the control endpoint,
- * kills another with SIGKILL, and shows the others notice. Ctrl-C stops
- * every server (a second Ctrl-C force-kills the rest); `--once` exits after
- * the scenario.
+ * kills another with SIGKILL, and shows the others notice. Then the
+ * replicated-state scene (state-scene.ts): a value written on one server
+ * reaches every live one, and a restarted server catches up before it reports
+ * ready. Ctrl-C stops every server (a second Ctrl-C force-kills the rest);
+ * `--once` exits after the scenario.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -19,6 +21,7 @@ import { createDisplay } from './display.js';
 import type { TerminalStream } from './live-region.js';
 import { pollViews, renderTable, type Views } from './membership-table.js';
 import { chooseSessionSecret, operatorInstructions } from './session.js';
+import { stateScene } from './state-scene.js';
 
 const SIZE = 5;
 /** How long a server gets to leave gracefully before it is force-killed. */
@@ -52,6 +55,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), 'clustershazbot-demo-'));
   const store: MasterListStore = await startMasterListStore({ file: join(dir, 'master-list.json'), auth: storeAuth });
   const servers: DemoProcess[] = [];
+  // The environment each server was started with (same index): a restart reuses it, state dir included.
+  const envs: Array<Record<string, string>> = [];
+  const onLine = (name: string, line: string): void => say(`  [${name}] ${line}`);
   // Aborted when the demo starts stopping: ends the scenario's waits and requests.
   const stop = new AbortController();
   let closing: Promise<number> | undefined;
@@ -101,7 +107,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       const port = await freePort();
       stop.signal.throwIfAborted();
       const base = `http://127.0.0.1:${port}/`;
-      servers.push(startDemoProcess(`s${i}`, base, {
+      const env = {
         PORT: String(port),
         SHAZBOT_SECRET: gossipSecret,
         SHAZBOT_CONTROL_SECRET: secret.value,
@@ -114,7 +120,11 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
         SHAZBOT_MASTER_ANNOUNCE_INTERVAL: '5',
         SHAZBOT_MONITOR: i === 1 ? 'true' : 'false',
         SHAZBOT_LOG_LEVEL: 'error',
-      }, (name, line) => say(`  [${name}] ${line}`)));
+        // Its own directory: a restarted server keeps its replicated state.
+        SHAZBOT_STATE_DIR: join(dir, `state-s${i}`),
+      };
+      envs.push(env);
+      servers.push(startDemoProcess(`s${i}`, base, env, onLine));
       say(`started s${i} at ${base}${i === 1 ? ' (monitor)' : ''}`);
     }
     say('');
@@ -127,7 +137,13 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       display.table((performance.now() - t0) / 1000, renderTable(servers, views));
       return views;
     };
-    await scenario(servers, secret.value, show, say, stop.signal);
+    // Started again in its place: a shutdown from now on stops the new process.
+    const restart = (s: DemoProcess): DemoProcess => {
+      const i = servers.indexOf(s);
+      servers[i] = startDemoProcess(s.name, s.base, envs[i]!, onLine);
+      return servers[i];
+    };
+    await scenario(servers, secret.value, show, say, stop.signal, restart);
     if (opts.once) return await shutdown(0, '');
     say('The table keeps updating; the dashboard and the status command above work until you stop the demo.');
     say('Press Ctrl-C to stop the cluster.');
@@ -149,8 +165,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
 
 /**
  * The scripted part: convergence, control offline, SIGKILL detection, back
- * online. `show` polls the servers and shows the table. Rejects once
- * `signal` aborts (the demo is stopping).
+ * online, then the replicated-state scene. `show` polls the servers and
+ * shows the table; `restart` starts a server again in its place. Rejects
+ * once `signal` aborts (the demo is stopping).
  */
 async function scenario(
   servers: readonly DemoProcess[],
@@ -158,6 +175,7 @@ async function scenario(
   show: () => Promise<Views>,
   say: (line?: string) => void,
   signal: AbortSignal,
+  restart: (server: DemoProcess) => DemoProcess,
 ): Promise<void> {
   const live = (): DemoProcess[] => servers.filter((s) => !s.exited);
   let expectedLive = SIZE;
@@ -194,6 +212,7 @@ async function scenario(
   say(`\nBringing ${s3.name} back online ...`);
   await control(s3.base, controlSecret, true, signal);
   await until(`every live server sees ${s3.name} online again`, (v) => everyLiveSees(v, s3.base, 'online'));
+  await stateScene({ servers, restart, say, show, signal });
   say('\nScenario complete.');
 }
 
