@@ -10,6 +10,7 @@
  * server that is up but not yet listed is not counted, and a majority
  * write is not linearizable — another replica may still read an older value.
  */
+import type { MemberEntry } from '../membership/entry.js';
 import type { CounterState } from './counter-state.js';
 import type { KeyState } from './register.js';
 import type { ReplicaCore } from './replica-core.js';
@@ -110,4 +111,22 @@ export class AckGatherer {
       });
     }
   }
+}
+
+/**
+ * Acknowledgements a write needs, this replica included. 'all': every
+ * server listed up. 'majority': a majority of the servers listed up *or
+ * failed* (declared down by the failure detector, not left): during a
+ * partition, the side that sees the other as failed is still counted
+ * against the whole cluster, so a minority cannot acknowledge a majority
+ * write to itself. Servers that left or were taken offline by an operator
+ * do not count.
+ */
+export function acksNeeded(consistency: string, members: readonly MemberEntry[], upPeers: number, selfUrl: string): number {
+  if (consistency === 'all') return upPeers + 1;
+  if (consistency !== 'majority') return 1;
+  let n = 0;
+  for (const m of members) if (m.state !== 'offline' || m.reason === 'failed') n++;
+  if (!members.some((m) => m.baseUrl === selfUrl)) n++;
+  return Math.floor(Math.max(1, n) / 2) + 1;
 }

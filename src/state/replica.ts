@@ -16,28 +16,30 @@ import { safeLog } from '../core/logger.js';
 import type { EngineExtension, ExchangeKind, ExtensionHost } from '../engine/extension.js';
 import type { MemberEntry } from '../membership/entry.js';
 import { NotStartedError } from '../errors.js';
-import { AckGatherer } from './acks.js';
+import { AckGatherer, acksNeeded } from './acks.js';
 import { counterValue, mergeCounter, type CounterState } from './counter-state.js';
-import { decodeCounter, decodeKeyState, encodeCounter, encodeKeyState } from './codec.js';
+import { encodeCounter, encodeKeyState } from './codec.js';
+import { openReplicaStore } from './opener.js';
 import { JoinSync } from './join-sync.js';
 import { MapSlot, MAP_DEFAULTS, MAP_NAME } from './map-slot.js';
-import { Persistence } from './persist.js';
-import { isTombstone, type KeyState } from './register.js';
+import type { Persistence } from './persist.js';
+import type { KeyState } from './register.js';
 import { Repairer } from './repair.js';
 import type { CounterSlot, ReplicaCore, StateSettings } from './replica-core.js';
 import { CaughtUp } from './caught-up.js';
-import { serveOp } from './serve.js';
 import { Spreader } from './spread.js';
 import { ReplicatedMap, type MapWriter } from './state-map.js';
 import { ReplicatedCounter } from './state-counter.js';
 import type { StateStore, StoredRecord } from './store.js';
 import { encodeToken } from './session.js';
 import { notifyWrite } from './write-observers.js';
-import { TombstoneTracker } from './tombstones.js';
 import { WriteTimeoutError } from './errors.js';
-import { HybridClock, versionWallMs } from './version.js';
+import { HybridClock } from './version.js';
+import { incarnation, shortHash } from './identity.js';
 import type { ChangeOrigin, JsonValue, MapOptions, ReplicatedState, StateCounter, StateMap, Version, WriteOptions, WriteResult } from './types.js';
-import { decodeChanges, encodeChanges, isRecord, type SectionLimits } from './wire.js';
+import { decodeChanges, encodeChanges, type SectionLimits } from './wire.js';
+import { WireHooks } from './wire-hooks.js';
+import { Collector } from './collector.js';
 import { stateInfo, type StateInfo } from './state-info.js';
 
 export const STATE_DEFAULTS: StateSettings = Object.freeze({
@@ -70,19 +72,18 @@ export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
   readonly repairer = new Repairer(this);
   readonly joiner = new JoinSync(this, this.repairer);
   readonly waits = new CaughtUp(this);
-  #tombstones!: TombstoneTracker;
+  readonly hooks = new WireHooks(this);
+  #collector!: Collector;
   #persist: Persistence | undefined;
-  /** True while records from the store are loaded: they are neither written back nor pushed. */
-  #restoring = false;
+  /** True while records from the store are loaded: they are neither written back nor pushed (opener.ts). */
+  restoring = false;
   #opened: Promise<void> | undefined;
   #started = false;
   #stopped = false;
   #ready = false;
   readonly #readyWaiters: Array<() => void> = [];
-  #lastDigestSent = -Infinity;
   #digestCache: string | undefined;
-  readonly #lastEqual = new Map<string, number>();
-  readonly stats = { rejectedSections: 0, futureVersions: 0, collected: 0 };
+  readonly stats = { rejectedSections: 0, futureVersions: 0 };
 
   constructor(private readonly options: StateOptions = {}) {
     this.settings = Object.freeze({ ...STATE_DEFAULTS, ...options.settings });
@@ -93,10 +94,7 @@ export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
     this.hlc = new HybridClock(() => host.clock.now());
     this.replica = `${host.selfUrl}#${incarnation(host)}`;
     this.limits = { maxItems: 100_000, maxKeyBytes: 4_096, maxValueBytes: Math.max(MAP_DEFAULTS.maxValueBytes, 16 * 1024 * 1024) };
-    this.#tombstones = new TombstoneTracker({
-      graceMs: this.settings.tombstoneMaxAgeMs, maxAgeMs: this.settings.tombstoneMaxAgeMs, inFlightMs: this.settings.tombstoneSettleMs,
-      collectOnConfirm: true,
-    });
+    this.#collector = new Collector(this.settings, this, (slot, key) => this.#persist?.noteKey(slot.name, key, null));
   }
 
   // ---- public API ------------------------------------------------------------
@@ -145,7 +143,7 @@ export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
   }
 
   info(): StateInfo {
-    return stateInfo(this, this.#maps.values(), this.#lastEqual, this.#tombstones.size, this.#persist?.stats);
+    return stateInfo(this, this.#maps.values(), this.hooks.lastEqual, this.#collector.size, this.#collector.collected, this.#persist?.stats);
   }
 
   // ---- ReplicaCore -------------------------------------------------------------
@@ -196,7 +194,11 @@ export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
     return this.#digestCache;
   }
 
-  #hasData(): boolean {
+  isReady(): boolean {
+    return this.#ready;
+  }
+
+  hasData(): boolean {
     for (const slot of this.#maps.values()) if (slot.state.size > 0) return true;
     for (const c of this.counters.values()) if (c.state.size > 0) return true;
     return false;
@@ -217,10 +219,10 @@ export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
       const slot = this.slot(name, true)!;
       for (const [key, state] of items) {
         if (!this.#acceptable(state, horizon)) continue;
-        if (this.#applyKey(slot, key, state, origin)) changed++;
+        if (this.applyKey(slot, key, state, origin)) changed++;
       }
     }
-    for (const [name, state] of changes.counters) if (this.#applyCounter(name, state)) changed++;
+    for (const [name, state] of changes.counters) if (this.applyCounter(name, state)) changed++;
     void from;
     return changed;
   }
@@ -239,15 +241,7 @@ export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
   }
 
   handleReplySection(section: unknown, peer: string): void {
-    if (!isRecord(section)) return;
-    try {
-      if (section['c'] !== undefined) this.applyChangesField(section['c'], 'remote', peer);
-      if (section['eq'] === 1) this.#lastEqual.set(peer, this.host.clock.now());
-      if (typeof section['d'] === 'string' && section['d'] !== this.stateDigest()) this.host.spawn('state repair', () => this.#repair(peer));
-    } catch (e) {
-      this.stats.rejectedSections++;
-      safeLog(this.host.log, 'warn', 'state: ignored a malformed reply section', { peer, error: e });
-    }
+    this.hooks.handleReplySection(section, peer);
   }
 
   // ---- MapWriter ---------------------------------------------------------------
@@ -269,13 +263,13 @@ export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
 
   async commit(slot: MapSlot, key: string, delta: KeyState<JsonValue>, version: Version | undefined, options: WriteOptions | undefined): Promise<WriteResult> {
     if (version === undefined) return { version: undefined, token: encodeToken([]), acks: 1 };
-    this.#applyKey(slot, key, delta, 'local');
+    this.applyKey(slot, key, delta, 'local');
     notifyWrite(slot.name, key, version); // joins the request's session, if any (session-context.ts)
     const token = encodeToken([{ map: slot.name, key, version }]);
     const durable = this.#persist?.durable();
     const consistency = options?.consistency ?? slot.options.consistency;
     const timeoutMs = options?.timeoutMs ?? slot.options.timeoutMs;
-    const needed = this.#needed(consistency);
+    const needed = acksNeeded(consistency, this.host.members(), this.host.upPeers().length, this.host.selfUrl);
     const acks = needed <= 1 ? 1 : await this.acks.gather({ map: slot.name, key }, needed, timeoutMs);
     await durable;
     if (acks < needed) throw new WriteTimeoutError(acks, needed, version, token);
@@ -285,48 +279,23 @@ export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
   /** Counter writes: the same path as map writes. */
   async commitCounter(name: string, delta: CounterState, options: WriteOptions | undefined): Promise<WriteResult> {
     await this.ensureOpen();
-    this.#applyCounter(name, delta);
+    this.applyCounter(name, delta);
     const version = this.nextVersion();
     const durable = this.#persist?.durable();
-    const needed = this.#needed(options?.consistency ?? 'local');
+    const needed = acksNeeded(options?.consistency ?? 'local', this.host.members(), this.host.upPeers().length, this.host.selfUrl);
     const acks = needed <= 1 ? 1 : await this.acks.gather({ counter: name }, needed, options?.timeoutMs ?? MAP_DEFAULTS.timeoutMs);
     await durable;
     if (acks < needed) throw new WriteTimeoutError(acks, needed, version, '');
     return { version, token: '', acks };
   }
 
-  /**
-   * Acknowledgements a write needs, this replica included. 'all': every
-   * server listed up. 'majority': a majority of the servers listed up *or
-   * failed* (declared down by the failure detector, not left): during a
-   * partition, the side that sees the other as failed is still counted
-   * against the whole cluster, so a minority cannot acknowledge a majority
-   * write to itself. Servers that left or were taken offline by an operator
-   * do not count.
-   */
-  #needed(consistency: string): number {
-    if (consistency === 'all') return this.host.upPeers().length + 1;
-    if (consistency !== 'majority') return 1;
-    let n = 0;
-    for (const m of this.host.members()) if (m.state !== 'offline' || m.reason === 'failed') n++;
-    if (!this.host.members().some((m) => m.baseUrl === this.host.selfUrl)) n++;
-    return Math.floor(Math.max(1, n) / 2) + 1;
-  }
-
-  #applyKey(slot: MapSlot, key: string, delta: KeyState<JsonValue>, origin: ChangeOrigin): boolean {
+  /** Applies a key's delta here: events, digest, tombstones, store and spreading. Whether anything changed. */
+  applyKey(slot: MapSlot, key: string, delta: KeyState<JsonValue>, origin: ChangeOrigin): boolean {
     const change = slot.apply(key, delta, origin);
     if (change === undefined) return false;
     this.#digestCache = undefined;
-    const id = `${slot.name}\n${key}`;
-    if (isTombstone(change.after)) {
-      // Tracked afresh whenever the delete advances: its age counts from the newest delete.
-      if (change.before === undefined || !isTombstone(change.before) || change.before.delAt !== change.after.delAt) {
-        this.#tombstones.added(id, this.host.clock.now(), versionWallMs(change.after.delAt ?? change.after.del!));
-      }
-    } else if (change.before !== undefined && isTombstone(change.before)) {
-      this.#tombstones.dropped(id);
-    }
-    if (!this.#restoring) {
+    this.#collector.changed(slot.name, key, change.before, change.after);
+    if (!this.restoring) {
       this.#persist?.noteKey(slot.name, key, change.after);
       // What a joining replica catches up on is old news to the others: passed on only once it is ready.
       if (origin !== 'sync' || this.#ready) this.spread.enqueueKey(slot.name, key, origin === 'local');
@@ -335,14 +304,15 @@ export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
     return true;
   }
 
-  #applyCounter(name: string, delta: CounterState): boolean {
+  /** Applies a counter delta here. Whether anything changed. */
+  applyCounter(name: string, delta: CounterState): boolean {
     const slot = this.#counterSlot(name);
     const before = slot.state;
     const after = mergeCounter(before, delta);
     if (after === before) return false;
     slot.state = after;
     this.#digestCache = undefined;
-    if (!this.#restoring) {
+    if (!this.restoring) {
       this.#persist?.noteCounter(name, after);
       this.spread.enqueueCounter(name);
     }
@@ -365,40 +335,11 @@ export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
   async #open(): Promise<void> {
     const option = this.options.store;
     if (option === undefined) return;
-    const store = typeof option === 'function' ? await option() : option;
-    const loaded = await store.load();
-    const now = this.host.clock.now();
-    if (loaded !== undefined && now - loaded.meta.savedAt <= this.host.config.maxOfflineAgeMs) {
-      this.replica = loaded.meta.replica;
-      this.hlc.observe(loaded.meta.hlc);
-      this.#restoring = true;
-      try {
-        this.#restore(loaded.records);
-      } finally {
-        this.#restoring = false;
-      }
-      safeLog(this.host.log, 'info', 'state restored from the store', { records: loaded.records.length });
-    } else if (loaded !== undefined) {
-      // Away longer than the offline-removal window: tombstones it never saw may be gone; rejoin as new.
-      safeLog(this.host.log, 'warn', 'state store older than maxOfflineAgeMs: discarded, this replica rejoins as new', { savedAtAgeMs: now - loaded.meta.savedAt });
-    }
-    const meta = () => ({ replica: this.replica, hlc: this.hlc.highest, savedAt: this.host.clock.now() });
-    this.#persist = new Persistence(store, meta, () => this.#records(), this.host.log);
-    if (loaded === undefined || this.replica !== loaded.meta.replica) await store.compact(meta(), this.#records());
+    this.#persist = await openReplicaStore(this, typeof option === 'function' ? await option() : option);
   }
 
-  #restore(records: readonly StoredRecord[]): void {
-    for (const record of records) {
-      if (record.type === 'key') {
-        if (!MAP_NAME.test(record.map)) continue;
-        this.#applyKey(this.slot(record.map, true)!, record.key, decodeKeyState(record.state, { maxValueBytes: this.limits.maxValueBytes }), 'sync');
-      } else if (MAP_NAME.test(record.name)) {
-        this.#applyCounter(record.name, decodeCounter(record.state, { maxReplicas: 100_000 }));
-      }
-    }
-  }
-
-  *#records(): Iterable<StoredRecord> {
+  /** Every key and counter, as store records (compaction). */
+  *records(): Iterable<StoredRecord> {
     for (const slot of this.#maps.values()) for (const [key, s] of slot.state.entries()) yield { type: 'key', map: slot.name, key, state: encodeKeyState(s) };
     for (const [name, c] of this.counters) yield { type: 'counter', name, state: encodeCounter(c.state) };
   }
@@ -428,18 +369,7 @@ export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
   #tick(): void {
     this.host.after(TICK_MS, 'state tick', async () => {
       if (!this.running()) return;
-      const members = this.host.members().filter((m) => m.baseUrl !== this.host.selfUrl).map((m) => m.baseUrl);
-      for (const [peer, at] of this.#lastEqual) this.#tombstones.synced(peer, at);
-      for (const id of this.#tombstones.tick(this.host.clock.now(), members)) {
-        const i = id.indexOf('\n');
-        const slot = this.slot(id.slice(0, i), false);
-        const key = id.slice(i + 1);
-        const s = slot?.state.get(key);
-        if (slot === undefined || s === undefined || !isTombstone(s)) continue;
-        slot.remove(key);
-        this.#persist?.noteKey(slot.name, key, null);
-        this.stats.collected++;
-      }
+      this.#collector.tick(this.hooks.lastEqual);
       await this.#persist?.maybeCompact();
       this.#tick();
     });
@@ -447,8 +377,8 @@ export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
 
   memberChanged(before: MemberEntry | undefined, after: MemberEntry | undefined): void {
     if (after === undefined && before !== undefined) {
-      this.#tombstones.forget(before.baseUrl);
-      this.#lastEqual.delete(before.baseUrl);
+      this.#collector.forget(before.baseUrl);
+      this.hooks.forget(before.baseUrl);
     }
   }
 
@@ -459,82 +389,17 @@ export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
     await persist?.close().catch((e: unknown) => safeLog(this.host.log, 'error', 'state store close failed', { error: e }));
   }
 
-  // ---- the extension's wire hooks ----------------------------------------------
+  // ---- the extension's wire hooks (wire-hooks.ts) ----------------------------------
 
   request(kind: ExchangeKind): unknown {
-    if (kind !== 'probe' && kind !== 'anti-entropy' && kind !== 'push') return undefined;
-    const out: Record<string, unknown> = {};
-    const c = this.spread.take(this.settings.maxPiggyback, this.settings.chunkBytes / 4);
-    if (c !== undefined) out['c'] = c;
-    const now = this.host.clock.now();
-    // An empty replica sends no digest (a peer with data sends its own, and repairs): an unused state costs nothing at rest.
-    if (this.#ready && now - this.#lastDigestSent >= this.settings.digestIntervalMs && this.#hasData()) {
-      this.#lastDigestSent = now;
-      out['d'] = this.stateDigest();
-    }
-    return Object.keys(out).length === 0 ? undefined : out;
+    return this.hooks.request(kind);
   }
 
   onRequest(section: unknown, from: string | undefined, _kind?: ExchangeKind): unknown {
-    if (section === undefined) return undefined;
-    if (!isRecord(section)) {
-      this.stats.rejectedSections++;
-      return undefined;
-    }
-    try {
-      if (typeof section['op'] === 'string') return serveOp(this, section, from);
-      const reply: Record<string, unknown> = {};
-      if (section['c'] !== undefined) this.applyChangesField(section['c'], 'remote', from);
-      if (section['a'] === 1) reply['ok'] = 1;
-      if (typeof section['d'] === 'string') {
-        if (section['d'] === this.stateDigest()) {
-          reply['eq'] = 1;
-          if (from !== undefined) this.#lastEqual.set(from, this.host.clock.now());
-        } else {
-          reply['d'] = this.stateDigest();
-        }
-      }
-      return Object.keys(reply).length === 0 ? undefined : reply;
-    } catch (e) {
-      this.stats.rejectedSections++;
-      safeLog(this.host.log, 'warn', 'state: ignored a malformed section', { from, error: e });
-      return undefined;
-    }
+    return this.hooks.onRequest(section, from);
   }
 
   onReply(section: unknown, peer: string, kind: ExchangeKind): void {
-    if (kind === 'direct') return; // the caller of exchange() handles it
-    this.handleReplySection(section, peer);
+    this.hooks.onReply(section, peer, kind);
   }
-
-  readonly #repairing = new Set<string>();
-
-  async #repair(peer: string): Promise<void> {
-    if (this.#repairing.has(peer) || !this.running()) return;
-    this.#repairing.add(peer);
-    try {
-      await this.repairer.repair(peer);
-    } finally {
-      this.#repairing.delete(peer);
-    }
-  }
-}
-
-/** A fresh incarnation: 10 base-36 characters from the engine's randomness. */
-function incarnation(host: ExtensionHost): string {
-  let s = '';
-  for (let i = 0; i < 10; i++) s += Math.floor(host.random.float() * 36).toString(36);
-  return s;
-}
-
-/** A short order-sensitive hash of a text (FNV-1a, 2 × 32 bits), for the state digest. */
-function shortHash(text: string): string {
-  let h1 = 0x811c9dc5;
-  let h2 = 0x01000193 ^ text.length;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 0x01000193) >>> 0;
-    h2 = Math.imul(h2 ^ c, 0x5bd1e995) >>> 0;
-  }
-  return h1.toString(16).padStart(8, '0') + h2.toString(16).padStart(8, '0');
 }

@@ -7,22 +7,30 @@
 import type { MapSlot } from './map-slot.js';
 import type { StateReplica } from './replica.js';
 
+/** One map, as the info view shows it: counts and bytes, never a key or a value. */
 export interface MapInfo {
   readonly name: string;
+  /** Live keys. */
   readonly keys: number;
+  /** Bytes of every key and value's JSON (what `maxTotalBytes` limits). */
   readonly bytes: number;
+  /** Deleted keys waiting for collection. */
   readonly tombstones: number;
+  /** Writes refused here for passing a limit. */
   readonly rejectedWrites: number;
+  /** Changes since start, by origin: writes made here, pushed by peers, from join sync, repairs or the store. */
   readonly localWrites: number;
   readonly remoteChanges: number;
   readonly syncChanges: number;
 }
 
+/** What `GET /clustershazbot/info` shows of the replicated state, under `extensions.state`. */
 export interface StateInfo {
   readonly replica: string;
   readonly ready: boolean;
   readonly maps: MapInfo[];
-  readonly counters: Array<{ name: string; value: number }>;
+  /** Each counter's name and how many replicas have added to it (never its value: the view shows no data). */
+  readonly counters: Array<{ name: string; replicas: number }>;
   /** Per peer: ms since its state was last seen equal to this replica's (null: not yet). */
   readonly peers: Record<string, number | null>;
   readonly tombstonesWaiting: number;
@@ -34,11 +42,13 @@ export interface StateInfo {
   readonly store: { appended: number; failures: number; compactions: number } | null;
 }
 
+/** The info view of replica `r` (its maps, the peers' last equal digests, tombstones waiting, the store's counters). */
 export function stateInfo(
   r: StateReplica,
   maps: Iterable<MapSlot>,
   lastEqual: ReadonlyMap<string, number>,
   tombstonesWaiting: number,
+  collected: number,
   store: { appended: number; failures: number; compactions: number } | undefined,
 ): StateInfo {
   const now = r.host.clock.now();
@@ -54,14 +64,14 @@ export function stateInfo(
     maps: [...maps].map((m) => ({
       name: m.name, keys: m.state.liveCount, bytes: m.state.storedBytes, tombstones: m.state.tombstoneCount, ...m.stats,
     })),
-    counters: [...r.counters.keys()].map((name) => ({ name, value: r.counter(name).value() })),
+    counters: [...r.counters].map(([name, c]) => ({ name, replicas: c.state.size })),
     peers,
     tombstonesWaiting,
     sync: { outcome: j.outcome, tookMs: j.tookMs ?? null, chunks: j.chunks, keys: j.keys, failedChunks: j.failedChunks },
     repairs: { ...r.repairer.stats },
     pushes: { pending: r.spread.pending, sent: r.spread.sent },
     rejectedSections: r.stats.rejectedSections,
-    collected: r.stats.collected,
+    collected,
     store: store === undefined ? null : { ...store },
   };
 }

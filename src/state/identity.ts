@@ -1,0 +1,25 @@
+/**
+ * Small pure helpers of a replica's identity and digest: a fresh
+ * incarnation (new on every start without a store), and the short hash that
+ * folds every map's digest and every counter into the state digest.
+ */
+import type { ExtensionHost } from '../engine/extension.js';
+
+/** A fresh incarnation: 10 base-36 characters from the engine's randomness. */
+export function incarnation(host: ExtensionHost): string {
+  let s = '';
+  for (let i = 0; i < 10; i++) s += Math.floor(host.random.float() * 36).toString(36);
+  return s;
+}
+
+/** A short order-sensitive hash of a text (FNV-1a, 2 × 32 bits), for the state digest. */
+export function shortHash(text: string): string {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x01000193 ^ text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 0x01000193) >>> 0;
+    h2 = Math.imul(h2 ^ c, 0x5bd1e995) >>> 0;
+  }
+  return h1.toString(16).padStart(8, '0') + h2.toString(16).padStart(8, '0');
+}
