@@ -9,6 +9,7 @@ import type { ClusterStatus } from '../engine/events.js';
 import type { ClusterStats } from '../engine/info.js';
 import type { ServerState } from '../membership/entry.js';
 import { ConfigError } from '../errors.js';
+import { registerStateMetrics, STATE_LABELS } from './state-metrics.js';
 
 /** Options of {@link registerMetrics}. */
 export interface MetricsOptions {
@@ -18,8 +19,9 @@ export interface MetricsOptions {
   prefix?: string;
   /**
    * Constant labels added to every series, e.g. `{ service: 'api' }`. Names must
-   * be valid Prometheus label names and not `state`, `status`, `result` or `le`,
-   * which the metrics use themselves. @default none
+   * be valid Prometheus label names and not `state`, `status`, `result`, `le`,
+   * `map`, `origin`, `peer`, `outcome` or `direction`, which the metrics use
+   * themselves. @default none
    */
   labels?: Record<string, string>;
 }
@@ -28,7 +30,7 @@ export interface MetricsOptions {
 const EXCHANGE_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 /** Label names the metrics set themselves. */
-const RESERVED_LABELS = new Set(['state', 'status', 'result', 'le']);
+const RESERVED_LABELS = new Set(['state', 'status', 'result', 'le', ...STATE_LABELS]);
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 const SERVER_STATES: Record<ServerState, 0> = { online: 0, suspect: 0, offline: 0 };
@@ -66,7 +68,16 @@ function checkLabels(labels: Record<string, string>): void {
  *   `signature_rejections_total`, `extension_rejections_total`;
  * - `exchange_duration_seconds{result="ok|failed"}` histogram: time from sending an
  *   exchange to its valid reply or its failure, 1 ms to 5 s buckets; exchanges are
- *   observed from registration on (the counters include earlier ones).
+ *   observed from registration on (the counters include earlier ones);
+ * - with a replicated state (`cluster.state`), from its info view at each scrape (state-metrics.ts):
+ *   gauges `state_ready`, `state_keys{map}`, `state_bytes{map}`, `state_tombstones{map}`,
+ *   `state_peer_lag_seconds{peer}` (peers whose state was never seen equal have none),
+ *   `state_sync_outcome{outcome}`, `state_pushes_pending`; counters `state_changes_total{map,origin}`
+ *   (local, remote, sync), `state_rejected_writes_total{map}`, `state_sync_chunks_total{result}`,
+ *   `state_sync_keys_total`, `state_repairs_total`, `state_repair_keys_total{direction}`
+ *   (sent, received), `state_pushed_changes_total`, `state_rejected_sections_total`,
+ *   `state_tombstones_collected_total`, `state_store_appends_total`, `state_store_failures_total`,
+ *   `state_store_compactions_total`. Never a key or a value.
  *
  * Registering twice on the same registry with the same prefix throws prom-client's
  * "already been registered" error (and registers nothing); call the returned
@@ -127,6 +138,7 @@ export function registerMetrics(cluster: Cluster, options: MetricsOptions): () =
       name, help: 'Time from sending a gossip exchange to its valid reply (ok) or its failure (failed).',
       labelNames: [...constant, 'result'], buckets: EXCHANGE_BUCKETS_SECONDS, registers,
     }));
+    registerStateMetrics(cluster, { add, labels, constant, registers });
   } catch (e) {
     unregister();
     throw e;
