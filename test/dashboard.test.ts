@@ -191,6 +191,32 @@ describe('dashboard in Chromium', () => {
     expect(problems).toEqual([]);
   });
 
+  it('shows the replicated state: each map\'s keys, bytes, tombstones and rejected writes, and each peer\'s lag', async () => {
+    const items = A().cluster.state.map('items', { maxValueBytes: 32 });
+    await items.set('kept', { n: 1 });
+    await items.set('gone', 2);
+    await items.delete('gone');
+    await expect(items.set('big', 'x'.repeat(64))).rejects.toThrow(/maxValueBytes/);
+    const row = page!.locator('#state-maps tr[data-map="items"]');
+    await seen(page!.waitForFunction(() => {
+      const cells = document.querySelector('#state-maps tr[data-map="items"]');
+      return cells?.querySelector('.keys')?.textContent === '1' && cells.querySelector('.rejected')?.textContent === '1';
+    }, undefined, { timeout: DEADLINE_MS, polling: 100 }));
+    expect(await page!.isVisible('#state-panel')).toBe(true);
+    expect(await page!.textContent('#state-ready')).toBe('ready');
+    expect(await row.locator('.tombstones').textContent()).toBe('1');
+    expect(await row.locator('.bytes').textContent()).toMatch(/^\d+ B$/);
+    expect(await row.locator('.changes').textContent()).toBe('3 / 0 / 0');
+    expect(await row.locator('.rejected').getAttribute('class')).toContain('bad');
+    expect(await page!.textContent('#state-store')).toBe('none (memory only)');
+    // Each peer's lag: a duration once its state was seen equal to A's (digests ride on probes every 2 s).
+    for (const peer of [servers[1]!, C()]) {
+      await seen(page!.locator(`#state-peers tr[data-peer="${peer.baseUrl}"] td.lag:not(.muted)`).waitFor({ timeout: DEADLINE_MS }));
+      expect(await page!.textContent(`#state-peers tr[data-peer="${peer.baseUrl}"] td.lag`)).toMatch(/^\d+\.\d s$/);
+    }
+    expect(problems).toEqual([]);
+  });
+
   it('shows a crashed server as offline without a reload', async () => {
     await C().crash();
     await showsStates({ [servers[0]!.baseUrl]: 'online', [servers[1]!.baseUrl]: 'online', [C().baseUrl]: 'offline' });

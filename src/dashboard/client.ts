@@ -2,7 +2,8 @@
  * The dashboard's script, as the text served inline (allowed by its SHA-256
  * in the CSP, page.ts). It polls `./info` every second and renders the
  * {@link ClusterInfo} view: the cluster at a glance, the membership
- * timeline, the servers with their exchange charts, settings and counters.
+ * timeline, the servers with their exchange charts, the replicated state
+ * (state-panel.ts), settings and counters.
  *
  * Rules it keeps: every node is built with createElement and textContent
  * (server data is never parsed as HTML); styles come only from classes and
@@ -10,6 +11,7 @@
  * nothing is fetched but `./info`.
  */
 import type { ClusterInfo } from '../engine/info.js';
+import { STATE_PANEL_SCRIPT } from './state-panel.js';
 
 /** Settings the page shows (from ClusterInfo.config). */
 export const CONFIG_KEYS = [
@@ -190,6 +192,7 @@ export const SCRIPT = `
     return tr;
   }
 
+${STATE_PANEL_SCRIPT}
   function renderGlance(info, now) {
     STATES.forEach(function (k) { setText('count-' + k, show(num(info.counts && info.counts[k]))); });
     var x = info.exchanges || {};
@@ -235,6 +238,7 @@ export const SCRIPT = `
       });
     });
     byId('servers').replaceChildren.apply(byId('servers'), info.servers.map(function (s) { return serverRow(s, now, scaleMax); }));
+    renderState(info);
     CONFIG.forEach(function (k) { setText('cfg-' + k, show(info.config && info.config[k], /Ms$/.test(k) ? ' ms' : '')); });
     STATS.forEach(function (k) { setText('stat-' + k, show(num(info.stats && info.stats[k]))); });
     var updated = byId('updated');

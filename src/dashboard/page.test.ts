@@ -69,11 +69,15 @@ describe('dashboardPage', () => {
     for (const id of [
       'status', 'updated', 'banner', 'servers', 'base-url', 'cfg-probeIntervalMs', 'cfg-gossipIntervalMs', 'stat-exchanges',
       'count-online', 'count-suspect', 'count-offline', 'xchg-p99', 'xchg-detail', 'last-event', 'timeline', 'timeline-count',
+      'state-panel', 'state-ready', 'state-sync', 'state-repairs', 'state-pushes', 'state-tombstones', 'state-store', 'state-maps', 'state-peers',
     ]) {
       expect(html.match(new RegExp(`id="${id}"`, 'g')), id).toHaveLength(1);
     }
-    // Timeline: when, event, server, why; servers: server, state, monitor, version, last contact, exchanges.
-    expect(html.match(/<th scope="col">/g)).toHaveLength(10);
+    // Timeline: when, event, server, why; servers: server, state, monitor, version, last contact, exchanges;
+    // state maps: map, keys, bytes, tombstones, rejected writes, changes; state peers: peer, lag.
+    expect(html.match(/<th scope="col"[^>]*>/g)).toHaveLength(18);
+    // The state panel shows only once an info view with a replicated state has arrived.
+    expect(html).toMatch(/<section id="state-panel"[^>]* hidden>/);
   });
 
   it('styles only through classes and CSSOM properties: no style attribute, which the CSP would block', () => {

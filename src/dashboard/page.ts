@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { CONFIG_KEYS, SCRIPT, STAT_KEYS } from './client.js';
+import { STATE_PANEL_HTML } from './state-panel.js';
 import { STYLE } from './style.js';
 
 function definitions(prefix: string, keys: readonly string[]): string {
@@ -57,6 +58,7 @@ const HTML = `<!doctype html>
 <thead><tr><th scope="col">Server</th><th scope="col">State</th><th scope="col">Monitor</th><th scope="col">Version</th><th scope="col">Last contact</th><th scope="col">Exchanges</th></tr></thead>
 <tbody id="servers"></tbody>
 </table>
+${STATE_PANEL_HTML}
 <div class="columns">
 <section><h2>Configuration</h2><dl id="config">${definitions('cfg-', CONFIG_KEYS)}</dl></section>
 <section><h2>Counters</h2><dl id="stats">${definitions('stat-', STAT_KEYS)}</dl></section>

@@ -41,4 +41,6 @@ thead th{background:var(--head)}tbody th{font-weight:normal}
 .chart .bar{flex:none;width:3px;min-height:2px;background:var(--bar)}.chart .bar.failed{height:100%;background:var(--bar-bad)}
 .figures{font-variant-numeric:tabular-nums}.figures .bad{color:var(--bad-fg);font-weight:600}
 .columns{display:grid;grid-template-columns:repeat(auto-fit,minmax(18rem,1fr));gap:0 2rem}
+.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}td.bad,dd.bad{color:var(--bad-fg);font-weight:600}
+#state-stats{margin-bottom:.75rem}table.state-maps{margin-bottom:.75rem}
 `;
