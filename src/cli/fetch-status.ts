@@ -19,7 +19,10 @@ export async function fetchStatus(base: string, secret: string | undefined, time
     const answer = await requestJson(url, { bearer: secret, timeoutMs });
     if (answer.status === 200) {
       const info = parseInfoAnswer(url, answer.body);
-      return { url: base, source: 'info', offlineIncluded: true, now: info.now, servers: byBaseUrl(info.servers) };
+      return {
+        url: base, source: 'info', offlineIncluded: true, now: info.now, servers: byBaseUrl(info.servers),
+        ...(info.state !== undefined && { state: info.state }),
+      };
     }
     if (answer.status !== 404) throw answerError(url, answer);
   }

@@ -1,6 +1,7 @@
 import type { OfflineReason, ServerState } from '../membership/entry.js';
 import { CliError, EXIT } from './errors.js';
 import { sanitizeText } from './sanitize.js';
+import { parseStateSummary, type StateSummary } from './state-report.js';
 
 /** One server as `status` and `watch` show it. Times are ms since the epoch. */
 export interface ServerRow {
@@ -32,6 +33,8 @@ export interface StatusReport {
   readonly servers: readonly ServerRow[];
   /** Something the operator should know, e.g. that offline servers need the control secret. */
   readonly note?: string;
+  /** The queried server's replicated state (info view only, when it has one). */
+  readonly state?: StateSummary;
 }
 
 const STATES: ReadonlySet<string> = new Set<ServerState>(['online', 'suspect', 'offline']);
@@ -90,8 +93,11 @@ export function parseListAnswer(url: string, body: unknown): { online: ServerRow
   return Array.isArray(body.offline) ? { online, offline: rows(body.offline, 'offline') } : { online };
 }
 
-/** Validates a `GET info` answer (see ClusterInfo in src/engine/info.ts); further fields are ignored. */
-export function parseInfoAnswer(url: string, body: unknown): { now: number; servers: ServerRow[] } {
+/**
+ * Validates a `GET info` answer (see ClusterInfo in src/engine/info.ts); further fields are ignored,
+ * and a replicated state this CLI cannot read is left out.
+ */
+export function parseInfoAnswer(url: string, body: unknown): { now: number; servers: ServerRow[]; state?: StateSummary } {
   if (!isObject(body) || !Array.isArray(body.servers)) throw junk(url, 'info view', 'no "servers" array');
   if (!isTime(body.now)) throw junk(url, 'info view', '"now" is not a time in ms');
   const servers = body.servers.map((item): ServerRow => {
@@ -112,7 +118,8 @@ export function parseInfoAnswer(url: string, body: unknown): { now: number; serv
       self: self === true,
     };
   });
-  return { now: body.now, servers };
+  const state = parseStateSummary(body);
+  return { now: body.now, servers, ...(state !== undefined && { state }) };
 }
 
 /** Sorts rows by base URL, in place, and returns them. */

@@ -1,4 +1,5 @@
 import type { ServerRow, StatusReport } from './report.js';
+import { formatStateTable } from './state-report.js';
 
 const HEADER = ['SERVER', 'STATE', 'MONITOR', 'VERSION', 'LAST CONTACT'] as const;
 
@@ -43,12 +44,14 @@ export function formatTable(rows: readonly ServerRow[], now: number): string {
   return all.map((line) => line.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }
 
-/** A status report as text: a summary line, the table, and the note if any. Ends with a newline. */
+/** A status report as text: a summary line, the table, the replicated state's maps if any, and the note if any. Ends with a newline. */
 export function formatReport(report: StatusReport): string {
   const count = (state: string): number => report.servers.filter((s) => s.state === state).length;
   const summary = `${report.url}: ${report.servers.length} servers, ${count('online')} online, ${count('suspect')} suspect, ` +
     `${report.offlineIncluded ? count('offline') : '?'} offline (from ${report.source})`;
   const lines = [summary, formatTable(report.servers, report.now)];
+  const state = report.state === undefined ? '' : formatStateTable(report.state);
+  if (state !== '') lines.push('', state);
   if (report.note !== undefined) lines.push(`note: ${report.note}`);
   return lines.join('\n') + '\n';
 }
