@@ -10,7 +10,7 @@ export {
 } from './simulation.js';
 export { SimClock, DRAIN_DEPTH, YIELD_EVERY } from './sim-clock.js';
 export {
-  SimNetwork, SimProcess, SIM_MASTER_LIST_URL, type SimHandler, type SimNetworkOptions, type HostState,
+  SimNetwork, SimProcess, SIM_MASTER_LIST_URL, type SimHandler, type SimNetworkOptions, type SimMessage, type HostState,
 } from './sim-network.js';
 export { requestBytes, responseBytes } from './http-bytes.js';
 export { MemoryNetwork, type MemoryMasterList, type Outage } from './memory-network.js';

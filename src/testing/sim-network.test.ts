@@ -4,7 +4,7 @@ import { TransportError, type TransportRequest, type TransportResponse } from '.
 import { UnauthorizedError } from '../errors.js';
 import { requestBytes, responseBytes } from './http-bytes.js';
 import { SimClock } from './sim-clock.js';
-import { SIM_MASTER_LIST_URL, SimNetwork, type SimHandler, type SimNetworkOptions } from './sim-network.js';
+import { SIM_MASTER_LIST_URL, SimNetwork, type SimHandler, type SimMessage, type SimNetworkOptions } from './sim-network.js';
 
 const A = 'http://a.sim/';
 const B = 'http://b.sim/';
@@ -256,6 +256,19 @@ describe('SimNetwork', () => {
     expect(net.bytesSent).toBe(up + down);
     expect(net.bytesSentBy(A)).toBe(up);
     expect(net.bytesSentBy(B)).toBe(down);
+  });
+
+  it('reports every counted message to onMessage, a reply with the request it answers', async () => {
+    const { clock, net } = setup({ latencyMs: 1, jitterMs: 0 });
+    const seen: SimMessage[] = [];
+    net.onMessage = (m) => seen.push(m);
+    const req = gossip(B, { message: 'gossip', online: [] });
+    watch(net.transport(A).request(req));
+    await clock.runFor(5);
+    expect(seen.map((m) => [m.from, m.to, m.kind])).toEqual([[A, B, 'request'], [B, A, 'reply']]);
+    expect(seen[0]!.body).toBe(req.body);
+    expect(seen[1]!.requestBody).toBe(req.body);
+    expect(seen[0]!.bytes + seen[1]!.bytes).toBe(net.bytesSent);
   });
 
   it('serves a master list with ETags and conditional PUTs', async () => {

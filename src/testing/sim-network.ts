@@ -21,6 +21,21 @@ export interface SimNetworkOptions {
   loss?: number;
 }
 
+/** One message as {@link SimNetwork.onMessage} reports it, when it is counted. */
+export interface SimMessage {
+  /** Base URL of the sender. */
+  readonly from: string;
+  /** Base URL of the receiver (of a request: the host it is routed to; undefined if none). */
+  readonly to: string | undefined;
+  readonly kind: 'request' | 'reply';
+  /** Its size as HTTP/1.1 text, as counted in {@link SimNetwork.bytesSent}. */
+  readonly bytes: number;
+  /** Its body as sent (JSON text for gossip), or undefined. */
+  readonly body: string | undefined;
+  /** Of a reply: the body of the request it answers. */
+  readonly requestBody?: string | undefined;
+}
+
 const NEVER: Promise<never> = new Promise<never>(() => undefined);
 
 /**
@@ -49,6 +64,12 @@ export class SimNetwork {
   messagesSent = 0;
   /** HTTP bytes sent (requests and replies). */
   bytesSent = 0;
+  /**
+   * Called with every message as it is counted (lost and blocked ones
+   * included), to break the bytes down by kind of message; changes nothing
+   * the network does. @default none
+   */
+  onMessage: ((m: SimMessage) => void) | undefined;
 
   readonly #hosts = new Map<string, Host>();
   /** Request URL -> host, so routing costs one lookup per message; cleared when a handler is registered. */
@@ -208,6 +229,7 @@ export class SimNetwork {
       const target = this.#route(req.url);
       const size = requestBytes(req.method, req.url, req.headers, req.body);
       this.#count(from, size);
+      this.onMessage?.({ from: from.url, to: target?.url, kind: 'request', bytes: size, body: req.body });
       if (this.#dropped(from, target)) return;
       this.clock.setTimer(this.#latency(), () => {
         if (target === undefined || target.state === 'crashed' || target.handler === undefined) {
@@ -232,7 +254,9 @@ export class SimNetwork {
     const reply = (res: TransportResponse): void => {
       // A process that died while handling sends nothing.
       if (target.epoch !== epoch || target.state === 'crashed') return;
-      this.#count(target, responseBytes(res.status, res.headers, res.body));
+      const size = responseBytes(res.status, res.headers, res.body);
+      this.#count(target, size);
+      this.onMessage?.({ from: target.url, to: from.url, kind: 'reply', bytes: size, body: res.body, requestBody: req.body });
       if (this.#dropped(target, from)) return;
       this.clock.setTimer(this.#latency(), () =>
         caller.run(() => {

@@ -2,6 +2,7 @@ import { silentLogger, type Logger } from '../core/logger.js';
 import { seededRandom } from '../core/random.js';
 import type { ClusterOptions } from '../config.js';
 import { createCluster, type Cluster, type ClusterDeps } from '../engine/cluster.js';
+import type { StateOptions } from '../state/replica.js';
 import type { MemberEntry } from '../membership/entry.js';
 import { normalizeBaseUrl } from '../membership/url.js';
 import { SimClock } from './sim-clock.js';
@@ -53,6 +54,23 @@ export interface SimulationOptions {
    * its fan-out. @default true
    */
   warmStart?: boolean;
+  /**
+   * The replicated state (`cluster.state`, docs/state.md) of node i: its
+   * options (a store, settings), `true` for the defaults, or `false` for
+   * none. Off by default, so that membership runs cost what they did: a
+   * replica keeps a timer of its own on every server (one tick a second),
+   * which 10,000 simulated servers would pay for. With it on, each node's
+   * replica is `sim.nodes[i].cluster.state`; give each node its own store
+   * (the same object for all would make them share one identity).
+   * @default false
+   */
+  state?: boolean | StateOptions | ((i: number) => boolean | StateOptions);
+  /**
+   * Called with each node's new instance (at create, restart and join)
+   * after it is created and before it starts: to declare maps, subscribe
+   * to events, or load data into it.
+   */
+  setup?: (node: SimNode) => void;
   /** Logger of node i. @default silent */
   logger?: (i: number) => Logger;
   /** Microtask turns after each timer (default DRAIN_DEPTH of sim-clock.ts); raise it to measure the engine's needs. */
@@ -288,11 +306,13 @@ export class Simulation {
       transport: proc.transport(),
       logger: this.#o.logger?.(i) ?? silentLogger,
       ...(snapshot !== undefined ? { snapshot } : {}),
+      state: this.#stateFor(i),
     };
     const cluster = createCluster(options, deps);
     const record: NodeRecord = { index: i, baseUrl, cluster, status: 'up', generation, clock };
     this.#nodes[i] = record;
     this.net.register(baseUrl, cluster);
+    this.#o.setup?.(record);
     // `server:suspect` may not exist on this engine's event map; subscribing to an unknown event is harmless.
     const on = cluster.on as unknown as (event: string, l: (server: MemberEntry, reason?: string) => void) => () => void;
     for (const type of EVENT_TYPES) {
@@ -304,6 +324,14 @@ export class Simulation {
       });
     }
     return record;
+  }
+
+  /** `deps.state` of node i: false unless {@link SimulationOptions.state} turns it on. */
+  #stateFor(i: number): StateOptions | false {
+    const o = this.#o.state;
+    const v = typeof o === 'function' ? o(i) : o;
+    if (v === undefined || v === false) return false;
+    return v === true ? {} : v;
   }
 
   #settle(p: Promise<unknown>, what: string): Promise<void> {
