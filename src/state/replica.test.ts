@@ -200,6 +200,26 @@ describe('replicated state', () => {
     expect(rs[0]!.info().maps[0]).toMatchObject({ keys: 0, tombstones: 0 });
   });
 
+  it('a delete or update called while the store opens acts on what the caller saw, not on what is restored meanwhile', async () => {
+    const b = bench(1, 37);
+    const store = memoryStateStore();
+    const first = b.start(0, { store });
+    await b.run(10);
+    await first.map('kv').set('x', 'kept');
+    await b.kill(0);
+    // A slow store: its load resolves 1 s of clock later.
+    const slow = { ...store, load: () => new Promise<Awaited<ReturnType<typeof store.load>>>((resolve) => b.clock.setTimer(1_000, () => resolve(store.load()))) };
+    const again = b.start(0, { store: slow });
+    const m = again.map('kv');
+    expect(m.has('x')).toBe(false); // not restored yet: the caller sees no x
+    const del = m.delete('x');
+    const upd = m.update('x', () => 'changed').then(() => 'resolved', (e: { code?: string }) => e.code);
+    await b.run(2_000);
+    expect((await del).version).toBeUndefined();
+    expect(await upd).toBe('NOT_FOUND');
+    expect(m.get('x')).toBe('kept');
+  });
+
   it('limits reject a write at the call and change nothing', async () => {
     const b = bench(1);
     const r = b.start(0);

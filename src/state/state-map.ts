@@ -103,28 +103,35 @@ export class ReplicatedMap<V extends JsonValue> implements StateMap<V> {
   }
 
   async update(key: string, fn: (current: V) => V, options?: WriteOptions): Promise<WriteResult> {
+    // What the caller sees is what it updates: the key's state is read now,
+    // before waiting for the store to open (values restored or synced
+    // meanwhile are not what it saw; see delete).
+    const seen = typeof key === 'string' ? this.slot.state.get(key) : undefined;
     await this.writer.ensureOpen();
     this.#checkKey(key);
-    const current = this.slot.state.get(key);
-    const read = current === undefined ? undefined : visible(current);
+    const read = seen === undefined ? undefined : visible(seen);
     if (read === undefined) throw new KeyNotFoundError(this.name, key);
-    this.#checkIfVersion(current, options);
+    this.#checkIfVersion(seen, options);
     const value = fn(read.value as V);
     const bytes = this.#checkValue(value);
-    // fn ran synchronously: nothing changed the key since it was read.
-    this.#checkLimits(key, current, bytes);
+    this.#checkLimits(key, this.slot.state.get(key), bytes);
     const v = this.writer.nextVersion();
     return this.writer.commit(this.slot, key, updateDelta(v, read.v, value, bytes), v, options);
   }
 
   async delete(key: string, options?: WriteOptions): Promise<WriteResult> {
+    // A delete removes what the caller could see when it called: the key's
+    // state is read now, before waiting for the store to open. Read after
+    // the wait, it would remove values restored or synced meanwhile that the
+    // caller was never shown (found by npm run check:state: "blind deletes"
+    // during a restart, which removed an acknowledged write).
+    const seen = typeof key === 'string' ? this.slot.state.get(key) : undefined;
     await this.writer.ensureOpen();
     this.#checkKey(key);
-    const current = this.slot.state.get(key);
-    this.#checkIfVersion(current, options);
-    if (current === undefined || visible(current) === undefined) return this.writer.commit(this.slot, key, { writes: [] }, undefined, { ...options, consistency: 'local' });
+    this.#checkIfVersion(seen, options);
+    if (seen === undefined || visible(seen) === undefined) return this.writer.commit(this.slot, key, { writes: [] }, undefined, { ...options, consistency: 'local' });
     const v = this.writer.nextVersion();
-    const delta = deleteDelta(current, v)!;
+    const delta = deleteDelta(seen, v)!;
     return this.writer.commit(this.slot, key, delta, v, options);
   }
 
