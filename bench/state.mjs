@@ -12,10 +12,12 @@
 //           the built package, configured by SHAZBOT_* variables), one map
 //           of 10,000 keys with 256-byte values; each process runs its own
 //           write loop through `kv.set` for --duration-s, told to over HTTP
-//           (each process writes only its own 2,000 keys). Three loads: local
+//           (each process writes only its own 2,000 keys). Four loads: local
 //           writes offered at 5,000/s in all (open loop, at most 64 pending
 //           per process), local writes as fast as each process goes (at most
-//           64 pending), majority writes as fast as they go (64 pending).
+//           64 pending), majority writes offered at 500/s, majority writes as
+//           fast as they go (64 pending): the targets are checked at the
+//           rates they name, and the ceilings reported.
 //           Acknowledged writes per second, acknowledgement latency, and the
 //           replication lag: every value carries its write's Date.now();
 //           every replica records now − that on each change from elsewhere.
@@ -65,6 +67,9 @@ Options:
   --max-in-flight <n>  pending writes per process at most (default 64)
   --target-rate <n>    first, a load of local writes at this rate in all, to check
                        the lag target at the rate it names (default 5000; 0: none)
+  --majority-target-rate <n>
+                       likewise for majority writes and their acknowledgement
+                       target (default 500; 0: none)
   --loss-rate <n>      writes per second in all during the loss section (default 500)
   --cut-s <s>          how long the replica stays cut off (default 5)
   --redis-url <url>    (default redis://127.0.0.1:6379)
@@ -95,6 +100,7 @@ function parseOptions(argv) {
         rate: { type: 'string', default: '0' },
         'max-in-flight': { type: 'string', default: '64' },
         'target-rate': { type: 'string', default: '5000' },
+        'majority-target-rate': { type: 'string', default: '500' },
         'loss-rate': { type: 'string', default: '500' },
         'cut-s': { type: 'string', default: '5' },
         'redis-url': { type: 'string', default: 'redis://127.0.0.1:6379' },
@@ -134,6 +140,7 @@ function parseOptions(argv) {
     rate: number('rate', (n) => n >= 0),
     maxInFlight: number('max-in-flight', (n) => Number.isInteger(n) && n >= 1),
     targetRate: number('target-rate', (n) => n >= 0),
+    majorityTargetRate: number('majority-target-rate', (n) => n >= 0),
     lossRate: number('loss-rate', (n) => n > 0),
     cutS: number('cut-s', (n) => n > 0 && n <= 600),
     redisUrl: values['redis-url'],
@@ -249,6 +256,7 @@ async function outside(options, argv) {
     rate: options.rate,
     max_in_flight: options.maxInFlight,
     target_rate: options.targetRate,
+    majority_target_rate: options.majorityTargetRate,
     loss_rate: options.lossRate,
     cut_s: options.cutS,
     ...fields,

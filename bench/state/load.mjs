@@ -102,7 +102,9 @@ export class Replica {
     this.writer = writer;
     this.workers = workers;
     this.lag = new Histogram();
-    /** Changes from elsewhere by origin ('remote', 'sync', …). */
+    /** The same lags by the change's origin ('remote', 'sync', …). */
+    this.lagByOrigin = {};
+    /** Changes from elsewhere by origin. */
     this.origins = {};
     /** Changes from elsewhere in all (never reset): the harness watches it to see the replica settle. */
     this.changes = 0;
@@ -126,6 +128,7 @@ export class Replica {
       return;
     }
     this.lag.add(now - parsed.time);
+    (this.lagByOrigin[origin] ??= new Histogram()).add(now - parsed.time);
   }
 
   /** The next write of this worker: `{ key, value }`, its keys in turn; recorded as what the key should hold. */
@@ -244,7 +247,7 @@ async function readJson(req) {
  *
  * - `GET /bench/ready` → 200 `{ ready: true, … }` once the replica is ready (503 before);
  * - `POST /bench/load` `{ durationMs, ratePerS, maxInFlight, consistency, timeoutMs }` → the write loop's result, when it is over;
- * - `POST /bench/lag/reset`, `GET /bench/lag` → `{ lag, origins, changes, foreign, loop }` (loop: event-loop delay p50/p99/max, ms);
+ * - `POST /bench/lag/reset`, `GET /bench/lag` → `{ lag, lagByOrigin, origins, changes, foreign, loop }` (loop: event-loop delay p50/p99/max, ms);
  * - `GET /bench/record` → `{ key: [writer, seq] }` of this worker's writes;
  * - `POST /bench/compare` `{ key: [writer, seq] }` → `{ missing, older, newer, sample, changes, size }`;
  * - `GET /bench/changes` → `{ changes, seq, size }` (seq: writes this worker has made);
@@ -270,12 +273,14 @@ export function controlRoutes(replica, system) {
     },
     'POST /bench/lag/reset': async () => {
       replica.lag = new Histogram();
+      replica.lagByOrigin = {};
       replica.origins = {};
       loop.reset();
       return [200, {}];
     },
     'GET /bench/lag': async () => [200, {
       lag: replica.lag.toJSON(), origins: replica.origins, changes: replica.changes, foreign: replica.foreign,
+      lagByOrigin: Object.fromEntries(Object.entries(replica.lagByOrigin).map(([o, h]) => [o, h.toJSON()])),
       // How late this process's event loop ran its timers since the reset (ms): time it could not serve anything.
       loop: { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
     }],

@@ -113,6 +113,7 @@ export async function settle(fleet, indices, expected, { quietMs, deadlineMs, in
       return {
         missing: answers.map((a) => a.missing),
         sample: answers.flatMap((a) => a.sample).slice(0, 5),
+        samples: answers.map((a) => a.sample),
         ms: t - start,
         lastChangeMs: lastChangeAt - start,
         reason,
@@ -166,6 +167,12 @@ export async function loadPhase(fleet, { durationMs, consistency, maxInFlight, r
   const ack = Histogram.merge(loads.map((l) => l.ack));
   const origins = {};
   for (const l of lags) for (const [o, n] of Object.entries(l.origins)) origins[o] = (origins[o] ?? 0) + n;
+  // Lag p50 / p99 / max by where the change came from (clustershazbot: 'remote' = a push, 'sync' = a repair).
+  const byOrigin = {};
+  for (const o of Object.keys(origins)) {
+    const h = Histogram.merge(lags.map((l) => l.lagByOrigin[o]).filter(Boolean));
+    byOrigin[o] = { changes: h.count, p50: round(h.quantile(0.5), 1), p99: round(h.quantile(0.99), 1), max: round(h.max, 1) };
+  }
   const result = {
     writes_per_s: Math.round(acked / seconds),
     acked,
@@ -182,6 +189,7 @@ export async function loadPhase(fleet, { durationMs, consistency, maxInFlight, r
     lag_ms_max: round(lag.max, 1),
     lag_samples: lag.count,
     lag_origins: origins,
+    lag_by_origin: byOrigin,
     foreign_changes: lags.reduce((s, l) => s + l.foreign, 0),
     // The worst process's event-loop delay p99 and max (ms): how long it could not serve anything else.
     loop_delay_ms_p99: round(Math.max(...lags.map((l) => l.loop.p99)), 1),
@@ -197,7 +205,7 @@ export async function loadPhase(fleet, { durationMs, consistency, maxInFlight, r
     cpu_cores: round(cpu1.reduce((s, c, i) => s + c - cpu0[i], 0) / seconds, 2),
     machine_busy_pct: round(((machine1.busy - machine0.busy) / (machine1.total - machine0.total)) * 100, 1),
   };
-  log(`lag p50 ${result.lag_ms_p50} ms, p99 ${result.lag_ms_p99} ms, max ${result.lag_ms_max} ms over ${result.lag_samples} changes ${JSON.stringify(origins)}; ack p99 ${result.ack_ms_p99} ms; event-loop delay p99 ${result.loop_delay_ms_p99} ms (worst process); workers used ${result.cpu_cores} cores, machine ${result.machine_busy_pct} % busy${result.exchanges_per_write === undefined ? '' : `; per acknowledged write: ${result.exchanges_per_write} signed exchanges, ${result.pushes_per_write} changes pushed, ${result.bytes_out_per_write} payload bytes sent (${JSON.stringify(traffic)})`}`);
+  log(`lag p50 ${result.lag_ms_p50} ms, p99 ${result.lag_ms_p99} ms, max ${result.lag_ms_max} ms over ${result.lag_samples} changes, by origin ${JSON.stringify(byOrigin)}; ack p99 ${result.ack_ms_p99} ms; event-loop delay p99 ${result.loop_delay_ms_p99} ms (worst process); workers used ${result.cpu_cores} cores, machine ${result.machine_busy_pct} % busy${result.exchanges_per_write === undefined ? '' : `; per acknowledged write: ${result.exchanges_per_write} signed exchanges, ${result.pushes_per_write} changes pushed, ${result.bytes_out_per_write} payload bytes sent (${JSON.stringify(traffic)})`}`);
   return result;
 }
 
@@ -206,9 +214,9 @@ export async function loadPhase(fleet, { durationMs, consistency, maxInFlight, r
  * (`preDeadlineMs`), then every worker but `victim` writes at `ratePerS`
  * (in all) for `leadMs + cutMs + tailMs`; `leadMs` in, the victim is cut off
  * (`fleet.cut`), `cutMs` later reconnected (`fleet.heal`). Once the writers
- * are done, the victim is polled until it holds every write of this phase,
- * or stops changing for `quietMs`, or `deadlineMs` has passed; what it then
- * lacks is the figure. Resolves to the figures (see the fields below).
+ * are done, every replica is polled until each holds every write of this
+ * phase, or none changes for `quietMs`, or `deadlineMs` has passed; what the
+ * victim then lacks is the figure (and what the others lack is reported). Resolves to the figures (see the fields below).
  */
 export async function lossPhase(fleet, { victim, ratePerS, cutMs, leadMs = 1_000, tailMs = 1_000, quietMs, deadlineMs, preDeadlineMs = 60_000, log }) {
   const all = fleet.workers.map((_, i) => i);
@@ -237,22 +245,23 @@ export async function lossPhase(fleet, { victim, ratePerS, cutMs, leadMs = 1_000
   // What the loss phase wrote: the keys whose last write changed during it.
   const phase = Object.fromEntries(Object.entries(after).filter(([key, [, seq]]) => before[key]?.[1] !== seq));
   const settleStart = now();
-  const settled = await settle(fleet, [victim], phase, { quietMs, deadlineMs });
-  const others = await Promise.all(writers.map((i) => fleet.workers[i].ok('POST', '/bench/compare', phase, 30_000)));
+  // Every replica, the victim first: the others may lack writes too (pushes aimed at the victim while it was away).
+  const settled = await settle(fleet, [victim, ...writers], phase, { quietMs, deadlineMs });
   const whole = await fleet.workers[victim].ok('POST', '/bench/compare', after, 30_000);
   const cutWrites = writers.reduce((s, i) => s + atHeal[i].seq - atCut[i].seq, 0);
   const result = {
     lost_writes: settled.missing[0],
-    lost_sample: settled.sample,
+    lost_sample: settled.samples[0],
+    others_sample: settled.samples.slice(1).flat().slice(0, 5),
     phase_writes: written,
     phase_keys: Object.keys(phase).length,
     cut_writes: cutWrites,
     cut_s: round((healAt - cutAt) / 1000, 2),
     victim_changes_during_cut: atHeal[victim].changes - atCut[victim].changes,
     settle_end: settled.reason,
-    // From the reconnection to completeness (or, when it never got there, to the last change it took).
+    // From the reconnection to every replica complete (or, when not all got there, to the last change any took).
     settle_s: round((settleStart + (settled.reason === 'complete' ? settled.ms : settled.lastChangeMs) - healAt) / 1000, 2),
-    others_missing: others.reduce((s, a) => s + a.missing, 0),
+    others_missing: settled.missing.slice(1).reduce((a, b) => a + b, 0),
     stale_keys_whole_map: whole.missing,
     pre_missing: pre.missing.reduce((a, b) => a + b, 0),
     cut: cutInfo,
