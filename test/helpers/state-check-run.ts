@@ -206,7 +206,8 @@ export async function runStateCheck(options: StateCheckOptions): Promise<StateCh
     const verdict = judge(history, dumps);
     const crashes = servers.flatMap((s) => s.crashes.map((c) => `${s.name} ${c}`));
     const report = buildReport(options, { history, events, verdict, writesMs, convergedMs, problems, crashes, startedAt, keys: workloadOptions.keys });
-    if (!report.passed) {
+    // STATE_CHECK_KEEP=1 keeps the history and the servers' output of a passing run too.
+    if (!report.passed || process.env['STATE_CHECK_KEEP'] === '1') {
       const file = join(tmpdir(), `clustershazbot-state-history-${options.seed}-${process.pid}.json`);
       await writeFile(file, JSON.stringify({ options, events, dumps: Object.fromEntries(dumps), history }, null, 1));
       await writeFile(`${file.slice(0, -'.json'.length)}.log`, outputs());
