@@ -133,6 +133,18 @@ afterAll(async () => {
 
 /** Checks that only some examples have. */
 const EXTRA_CHECKS: Partial<Record<Example, (baseUrls: readonly string[]) => Promise<void>>> = {
+  'node-http': async ([first, second]) => {
+    // The replicated state: a note written through one instance is read through the other.
+    const put = await fetch(`${first}notes/hello`, { method: 'PUT', body: 'from the first instance' });
+    expect(put.status).toBe(204);
+    const read = await pollUntil(async () => {
+      const res = await fetch(`${second}notes/hello`);
+      return res.status === 200 ? await res.text() : undefined;
+    }, { timeoutMs: CONVERGE_MS, description: 'the note to reach the second instance' });
+    expect(read).toBe('from the first instance');
+    expect((await fetch(`${first}notes/big`, { method: 'PUT', body: 'x'.repeat(5_000) })).status).toBe(413);
+    expect((await fetch(`${second}notes/big`)).status).toBe(404);
+  },
   express: async ([first]) => {
     const text = await (await fetch(`${first}metrics`)).text();
     expect(text).toMatch(new RegExp(`^clustershazbot_servers\\{state="online"\\} ${SERVERS_PER_EXAMPLE}$`, 'm'));

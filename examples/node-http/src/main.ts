@@ -1,7 +1,7 @@
 // clustershazbot on a plain node:http server. The cluster is configured by the
 // SHAZBOT_* variables (see README.md); PORT and HOST say where to listen.
 import { createServer } from 'node:http';
-import { shazbotOn, shazbotOnlineServers, shazbotShutDown, shazbotStart } from 'clustershazbot';
+import { shazbotMap, shazbotOn, shazbotOnlineServers, shazbotShutDown, shazbotStart, shazbotStateReady } from 'clustershazbot';
 import { createRequestHandler } from 'clustershazbot/node';
 
 const port = Number(process.env.PORT ?? 3000);
@@ -9,6 +9,9 @@ const host = process.env.HOST ?? '127.0.0.1';
 
 // Serves /clustershazbot/{gossip,list,control,health,info,dashboard}; resolves false for any other path.
 const clustershazbot = createRequestHandler({ dashboard: true });
+
+// Replicated state: a map every instance holds (docs/state.md). Reads are local; writes spread to every instance.
+const notes = shazbotMap<string>('notes', { maxValueBytes: 4_096 });
 
 shazbotOn('server:up', (server) => console.log(`server up: ${server.baseUrl}`));
 shazbotOn('server:suspect', (server) => console.log(`server suspect: ${server.baseUrl}`));
@@ -22,13 +25,32 @@ const server = createServer(async (req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ online }));
     return;
   }
+  const note = /^\/notes\/([\w-]{1,64})$/.exec(req.url ?? '');
+  if (note !== null && req.method === 'PUT') {
+    let text = '';
+    for await (const chunk of req) text += String(chunk);
+    try {
+      const { version } = await notes.set(note[1]!, text); // every instance holds it within milliseconds
+      res.writeHead(204, { etag: `"${version?.t}"` }).end();
+    } catch (error) {
+      const status = (error as { status?: number }).status ?? 500; // 413 past maxValueBytes, 503 before start
+      res.writeHead(status, { 'content-type': 'text/plain' }).end(`${(error as Error).message}\n`);
+    }
+    return;
+  }
+  if (note !== null && req.method === 'GET') {
+    const text = notes.get(note[1]!); // a local read
+    if (text === undefined) res.writeHead(404, { 'content-type': 'text/plain' }).end('no such note\n');
+    else res.writeHead(200, { 'content-type': 'text/plain' }).end(text);
+    return;
+  }
   res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
 });
 
 server.listen(port, host, () => {
   console.log(`listening on http://${host}:${port}/`);
   // Join once peers can reach us; a configuration problem is fatal.
-  shazbotStart().catch((error: unknown) => {
+  shazbotStart().then(shazbotStateReady).then(() => console.log(`state ready: ${notes.size} notes`)).catch((error: unknown) => {
     console.error(error instanceof Error ? error.message : error);
     process.exit(1);
   });
