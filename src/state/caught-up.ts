@@ -16,6 +16,7 @@ export const DEFAULT_CAUGHT_UP_MS = 2_000;
 interface Waiter {
   readonly writes: readonly SessionWrite[];
   readonly resolve: () => void;
+  readonly reject: (e: Error) => void;
   done: boolean;
 }
 
@@ -44,7 +45,7 @@ export class CaughtUp {
     }
     if (this.holds(writes)) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      const waiter: Waiter = { writes, resolve, done: false };
+      const waiter: Waiter = { writes, resolve, reject, done: false };
       this.#waiters.add(waiter);
       this.core.host.after(timeoutMs, 'session read', () => {
         if (waiter.done) return;
@@ -53,6 +54,15 @@ export class CaughtUp {
         reject(new StaleReadError(timeoutMs));
       });
     });
+  }
+
+  /** The replica stopped (its timers are gone): every wait rejects now. */
+  stopAll(error: Error): void {
+    for (const w of this.#waiters) {
+      w.done = true;
+      w.reject(error);
+    }
+    this.#waiters.clear();
   }
 
   /** Called after every change: resolves the waits it completes. */

@@ -245,6 +245,12 @@ describe('replicated state', () => {
     await b.run(3_000);
     await expect(read).resolves.toBe('mine');
     await expect(rs[1]!.map('kv').get('s', { atLeast: 'not a token!' })).rejects.toMatchObject({ code: 'MALFORMED' });
+    // A wait pending when the replica stops rejects at once (its timers are gone).
+    b.partition([0], [1]);
+    const { token: later } = await rs[0]!.map('kv').set('s', 'newer');
+    const pending = rs[1]!.map('kv').get('s', { atLeast: later, timeoutMs: 60_000 }).then(() => 'resolved', (e: { code?: string }) => e.code);
+    await b.kill(1);
+    expect(await pending).toBe('STOPPED');
   });
 
   it('a throwing change listener never stops replication; malformed sections are ignored', async () => {

@@ -384,6 +384,7 @@ export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
 
   async stopping(): Promise<void> {
     this.#stopped = true;
+    this.waits.stopAll(new NotStartedError('the replicated state has stopped', 'STOPPED'));
     const persist = this.#persist;
     this.#persist = undefined; // what arrives from now on is not written
     await persist?.close().catch((e: unknown) => safeLog(this.host.log, 'error', 'state store close failed', { error: e }));
