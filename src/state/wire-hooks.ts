@@ -23,6 +23,9 @@ export interface HookedReplica extends ReplicaCore {
   hasData(): boolean;
 }
 
+/** How long a repair waits after a differing digest was seen, ms. */
+const REPAIR_DELAY_MS = 500;
+
 export class WireHooks {
   #lastDigestSent = -Infinity;
   /** When each peer's state was last seen equal to ours. */
@@ -83,7 +86,9 @@ export class WireHooks {
     try {
       if (section['c'] !== undefined) this.r.applyChangesField(section['c'], 'remote', peer);
       if (section['eq'] === 1) this.lastEqual.set(peer, this.r.host.clock.now());
-      if (typeof section['d'] === 'string' && section['d'] !== this.r.stateDigest()) this.r.host.spawn('state repair', () => this.#repair(peer));
+      // Under writes, digests differ mostly by changes still in flight: the repair starts a moment
+      // later (its first step compares the digests of each map again), so pushes land first.
+      if (typeof section['d'] === 'string' && section['d'] !== this.r.stateDigest()) this.r.host.after(REPAIR_DELAY_MS, 'state repair', () => this.#repair(peer));
     } catch (e) {
       this.r.stats.rejectedSections++;
       safeLog(this.r.host.log, 'warn', 'state: ignored a malformed reply section', { peer, error: e });
