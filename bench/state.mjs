@@ -46,7 +46,7 @@ import { allSections, markdownTable, sectionContext } from './state/sections.mjs
 import { ROOT, waitForBuilt } from './state/shazbot.mjs';
 
 /** Modules that register sections, in table order. Add yours here. */
-const SECTION_MODULES = ['./state/real.mjs'];
+const SECTION_MODULES = ['./state/real.mjs', './state/sim.mjs', './state/join.mjs'];
 for (const module of SECTION_MODULES) await import(module);
 
 const NODES = 5;
