@@ -35,6 +35,8 @@ interface Item {
   readonly map?: string;
   readonly key?: string;
   readonly counter?: string;
+  /** Made here (the writer's queue), not learned. */
+  readonly local?: boolean;
 }
 
 export class Spreader {
@@ -57,7 +59,7 @@ export class Spreader {
     const id = `m\n${map}\n${key}`;
     if (local) {
       this.#queue.remove(id);
-      this.#local.enqueue(id, { map, key });
+      this.#local.enqueue(id, { map, key, local: true });
     } else if (!this.#local.has(id) && this.#learnedLimit() > 0) {
       this.#queue.enqueue(id, { map, key });
     }
@@ -66,7 +68,7 @@ export class Spreader {
 
   /** Queues a counter change (counters are small: always the writer's full fan-out). */
   enqueueCounter(name: string): void {
-    this.#local.enqueue(`n\n${name}`, { counter: name });
+    this.#local.enqueue(`n\n${name}`, { counter: name, local: true });
     this.#schedule();
   }
 
@@ -85,6 +87,8 @@ export class Spreader {
   /** Up to `max` queued changes, encoded as a `c` field (undefined if none), within `budget` bytes. */
   take(max: number, budget: number): Record<string, unknown> | undefined {
     if (this.pending === 0) return undefined;
+    // A small cluster gets every change in the writer's own push to each peer, not on probes.
+    if (this.core.host.upPeers().length <= DIRECT_ALL) return undefined;
     const learned = this.#learnedLimit();
     const items = this.#local.take(max, Math.max(this.#directPeers(), learned, 1));
     if (items.length < max && this.#queue.size > 0 && learned > 0) items.push(...this.#queue.take(max - items.length, learned));
@@ -107,8 +111,10 @@ export class Spreader {
       if (s === undefined) continue; // collected since
       bytes += approxBytes(item.key!, s);
       if (bytes > budget && maps.size + counters.size > 0) {
-        // Put it back for the next message.
-        this.#queue.enqueue(`m\n${item.map}\n${item.key}`, item);
+        // Put it back, in the queue it came from, for the next message (a change made here must
+        // not fall into the relay queue, which a small cluster never sends: found by bench:state).
+        if (item.local === true) this.#local.enqueue(`m\n${item.map}\n${item.key}`, item);
+        else this.#queue.enqueue(`m\n${item.map}\n${item.key}`, item);
         continue;
       }
       let list = maps.get(item.map!);
@@ -130,6 +136,10 @@ export class Spreader {
 
   #flush(): void {
     if (!this.core.running()) return;
+    if (this.core.host.upPeers().length <= DIRECT_ALL) {
+      this.#flushToAll();
+      return;
+    }
     const peers = this.core.samplePeers(this.#local.size > 0 ? this.#directPeers() : this.core.host.config.pushFanout);
     if (peers.length === 0) return;
     for (const peer of peers) {
@@ -139,6 +149,27 @@ export class Spreader {
         const reply = await this.core.host.exchange(peer, { c }, this.core.host.config.exchangeTimeoutMs);
         this.core.handleReplySection(reply, peer);
       });
+    }
+    if (this.pending > 0) this.#schedule();
+  }
+
+  /**
+   * A small cluster: one batch of changes made here, encoded once, to every
+   * peer. What does not fit the byte budget goes back to the queue whole and
+   * leaves in the next batch, to every peer as well.
+   */
+  #flushToAll(): void {
+    this.#queue = this.#queue.size > 0 ? new BroadcastQueue<Item>() : this.#queue; // nothing is relayed here
+    const peers = this.core.samplePeers(DIRECT_ALL);
+    if (peers.length === 0) return;
+    const c = this.#encode(this.#local.take(this.core.settings.maxItemsPerMessage, 1), this.core.settings.chunkBytes);
+    if (c !== undefined) {
+      for (const peer of peers) {
+        this.core.host.spawn('state push', async () => {
+          const reply = await this.core.host.exchange(peer, { c }, this.core.host.config.exchangeTimeoutMs);
+          this.core.handleReplySection(reply, peer);
+        });
+      }
     }
     if (this.pending > 0) this.#schedule();
   }
