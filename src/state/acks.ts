@@ -36,8 +36,10 @@ export class AckGatherer {
    * acknowledge, or `timeoutMs` passes. Resolves the number of replicas that
    * hold it (this one included).
    */
-  gather(item: { map: string; key: string } | { counter: string }, needed: number, timeoutMs: number): Promise<number> {
+  gather(item: { map: string; key: string } | { counter: string }, needed: number, timeoutMs: number, everyone = false): Promise<number> {
     const peers = this.core.samplePeers(Number.MAX_SAFE_INTEGER);
+    // `everyone`: the push to every peer is this one (the writer's ordinary push was withdrawn).
+    const parallel = everyone ? peers.length : needed + 1;
     let acks = 1;
     if (acks >= needed) return Promise.resolve(acks);
     return new Promise<number>((resolve) => {
@@ -50,7 +52,7 @@ export class AckGatherer {
         resolve(acks);
       };
       const launch = (): void => {
-        while (!settled && next < peers.length && acks + inFlight < needed + 1) {
+        while (next < peers.length && (everyone || (!settled && acks + inFlight < parallel))) {
           const peer = peers[next++]!;
           inFlight++;
           this.#send(peer, item).then((ok) => {

@@ -270,7 +270,13 @@ export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
     const consistency = options?.consistency ?? slot.options.consistency;
     const timeoutMs = options?.timeoutMs ?? slot.options.timeoutMs;
     const needed = acksNeeded(consistency, this.host.members(), this.host.upPeers().length, this.host.selfUrl);
-    const acks = needed <= 1 ? 1 : await this.acks.gather({ map: slot.name, key }, needed, timeoutMs);
+    let acks = 1;
+    if (needed > 1) {
+      // In a small cluster the acknowledged push goes to every peer and replaces the ordinary one.
+      const everyone = this.spread.direct();
+      if (everyone) this.spread.withdrawKey(slot.name, key);
+      acks = await this.acks.gather({ map: slot.name, key }, needed, timeoutMs, everyone);
+    }
     await durable;
     if (acks < needed) throw new WriteTimeoutError(acks, needed, version, token);
     return { version, token, acks };

@@ -66,6 +66,16 @@ export class Spreader {
     this.#schedule();
   }
 
+  /** Whether a change made here goes to every peer directly (a cluster of up to DIRECT_ALL + 1 servers). */
+  direct(): boolean {
+    return this.core.host.upPeers().length <= DIRECT_ALL;
+  }
+
+  /** Takes a change made here off the queue: an acknowledged write's own push carries it to every peer. */
+  withdrawKey(map: string, key: string): void {
+    this.#local.remove(`m\n${map}\n${key}`);
+  }
+
   /** Queues a counter change (counters are small: always the writer's full fan-out). */
   enqueueCounter(name: string): void {
     this.#local.enqueue(`n\n${name}`, { counter: name, local: true });
