@@ -51,7 +51,7 @@ describe('npm run bench:state (quick mode)', () => {
     expect(line.quick).toBe(true);
     expect(line.duration_s).toBe(5);
     expect(line.n).toBe(5);
-    expect(line.sections).toEqual(['writes', 'redis', 'loss']);
+    expect(line.sections).toEqual(['writes', 'redis', 'loss', 'sim', 'join']);
     expect(typeof line.commit).toBe('string');
     expect(line.dist, 'fingerprint of dist/esm').toMatch(/^[0-9a-f]{12}$/);
     expect(line.notes, 'nothing skipped').toEqual([]);
@@ -83,6 +83,14 @@ describe('npm run bench:state (quick mode)', () => {
     expect(line.redis_pubsub_lost_writes as number, 'Redis pub/sub lost what was published during the cut').toBeGreaterThan(0);
     const dropped = line.loss_dropped_packets as Record<string, number>;
     expect(Object.values(dropped).reduce((a, b) => a + b, 0), 'nftables dropped the cut-off process\'s packets').toBeGreaterThan(0);
+
+    // The simulator (N = 100 in quick mode) and a 5th process joining (10,000 keys only in quick mode).
+    expect(line.sim_n).toBe(100);
+    for (const key of ['write_reach_ms_p99_n1000', 'bytes_per_change_ratio_n1000', 'idle_bytes_per_server_per_s_n1000', 'idle_membership_bytes_per_server_per_s', 'join_ready_s_10k', 'join_bytes_ratio_10k']) {
+      expect(isNumber(line[key]) && (line[key] as number) > 0, `${key} = ${String(line[key])}`).toBe(true);
+    }
+    expect(line.idle_bytes_per_server_per_s_n1000 as number).toBeGreaterThanOrEqual(line.idle_membership_bytes_per_server_per_s as number);
+    expect(line.join_ready_s_100k, 'no 100,000-key join in quick mode').toBeUndefined();
 
     expect(line.wall_s as number).toBeGreaterThan(0);
   }, TIMEOUT_MS);

@@ -227,10 +227,8 @@ addSection({
   outside: async (ctx) => {
     await waitForBuilt(ctx.log);
     const fields = await joinRun(ctx, 10_000, '10k');
-    if (ctx.options.quick) {
-      ctx.note('join: --quick ran the join with 10,000 keys only (no 100,000-key run)');
-      return fields;
-    }
+    // --quick: no 100,000-key run (its rows are then left out).
+    if (ctx.options.quick) return fields;
     return { ...fields, ...(await joinRun(ctx, 100_000, '100k')) };
   },
   rows: (f) => f.join_ready_s_10k === undefined ? [] : [
