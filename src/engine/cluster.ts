@@ -149,7 +149,9 @@ export function createCluster(options: ClusterOptions, deps: ClusterDeps = {}): 
 
 /** `cluster.state` of an instance created with `state: false`. */
 const NO_STATE: ReplicatedState = new Proxy({} as ReplicatedState, {
-  get() {
+  get(_target, property) {
+    // Symbols (inspection, iteration checks, deep equality) read nothing: only the API throws.
+    if (typeof property === 'symbol') return undefined;
     throw new TypeError('this cluster was created with deps.state = false: it has no replicated state');
   },
 });

@@ -43,6 +43,7 @@ export class Collector {
 
   /** Collects what may go now, given every other member and when each last synced with us. */
   tick(lastEqual: ReadonlyMap<string, number>): void {
+    if (this.#tracker.size === 0) return; // nothing to collect: no member list to build (a second per replica)
     const { host } = this.core;
     const members = host.members().filter((m) => m.baseUrl !== host.selfUrl).map((m) => m.baseUrl);
     for (const [peer, at] of lastEqual) this.#tracker.synced(peer, at);

@@ -12,7 +12,14 @@ import type { SectionLimits } from './wire.js';
 export interface StateSettings {
   /** Changes are batched this long before a push. @default 5 */
   readonly batchMs: number;
-  /** Each change is pushed `retransmitMult × ceil(log10(n + 1))` times. @default 1 */
+  /**
+   * Up to this many peers, a change made here is pushed to every one of them
+   * directly (one batch, encoded once; a push without an answer is retried
+   * once), and changes learned from peers are not relayed. Beyond it, pushes
+   * go to `pushFanout` peers and every server relays what it learns. @default 1,000
+   */
+  readonly directPushMax: number;
+  /** Beyond `directPushMax`: each learned change is relayed `retransmitMult × ceil(log10(n + 1))` times. @default 1 */
   readonly retransmitMult: number;
   /** Keys per push at most. @default 512 */
   readonly maxItemsPerMessage: number;
@@ -20,7 +27,7 @@ export interface StateSettings {
   readonly chunkBytes: number;
   /** Changes riding on one probe at most. @default 16 */
   readonly maxPiggyback: number;
-  /** How often a probe carries the state digest, ms. @default 2,000 */
+  /** How often a probe carries the state digest, ms (at rest, 1,000 servers with 10,000 keys: 238.9 B/s per server at 5 s, 262.3 at 2 s). @default 5,000 */
   readonly digestIntervalMs: number;
   /** Join sync: how long to wait for peers before serving what this replica has. @default 30,000 */
   readonly syncTimeoutMs: number;

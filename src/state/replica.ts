@@ -43,7 +43,7 @@ import { Collector } from './collector.js';
 import { stateInfo, type StateInfo } from './state-info.js';
 
 export const STATE_DEFAULTS: StateSettings = Object.freeze({
-  batchMs: 5, retransmitMult: 1, maxItemsPerMessage: 512, chunkBytes: 262_144, maxPiggyback: 16, digestIntervalMs: 2_000,
+  batchMs: 5, directPushMax: 1_000, retransmitMult: 1, maxItemsPerMessage: 512, chunkBytes: 262_144, maxPiggyback: 16, digestIntervalMs: 5_000,
   syncTimeoutMs: 30_000, tombstoneSettleMs: 30_000, tombstoneMaxAgeMs: 86_400_000,
 });
 

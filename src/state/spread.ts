@@ -7,7 +7,7 @@
  * membership changes), after which anti-entropy is the safety net:
  *
  * - a change made here: to every peer at once in a cluster of up to
- *   {@link DIRECT_ALL} + 1 servers (one message per peer per batch), else
+ *   `directPushMax` + 1 servers (1,001 by default) (one message per peer per batch), else
  *   `max(pushFanout, L)` times;
  * - a change learned from a peer: never in such a small cluster (the writer
  *   told everyone), else `L = retransmitMult × ceil(log10(n + 1))` times (4
@@ -27,8 +27,8 @@ import type { ReplicaCore } from './replica-core.js';
 import type { JsonValue } from './types.js';
 import { approxBytes, encodeChanges } from './wire.js';
 
-/** Up to this many peers, a change made here is pushed to every one of them directly. */
-export const DIRECT_ALL = 8;
+/** A push to a peer that did not answer is tried once more after this long, ms (small clusters). */
+const RETRY_MS = 100;
 
 /** A queued change: a map key, or a counter. */
 interface Item {
@@ -66,9 +66,9 @@ export class Spreader {
     this.#schedule();
   }
 
-  /** Whether a change made here goes to every peer directly (a cluster of up to DIRECT_ALL + 1 servers). */
+  /** Whether a change made here goes to every peer directly (a cluster of up to directPushMax + 1 servers). */
   direct(): boolean {
-    return this.core.host.upPeers().length <= DIRECT_ALL;
+    return this.core.host.upPeers().length <= this.core.settings.directPushMax;
   }
 
   /** Takes a change made here off the queue: an acknowledged write's own push carries it to every peer. */
@@ -85,20 +85,20 @@ export class Spreader {
   /** Peers a change made here goes to: all of them in a small cluster, else a fan-out. */
   #directPeers(): number {
     const others = this.core.host.upPeers().length;
-    return others <= DIRECT_ALL ? others : this.core.host.config.pushFanout;
+    return others <= this.core.settings.directPushMax ? others : this.core.host.config.pushFanout;
   }
 
   /** Sends of a change learned from a peer: none in a small cluster (its writer told everyone). */
   #learnedLimit(): number {
     const others = this.core.host.upPeers().length;
-    return others <= DIRECT_ALL ? 0 : retransmitLimit(this.core.settings.retransmitMult, others + 1);
+    return others <= this.core.settings.directPushMax ? 0 : retransmitLimit(this.core.settings.retransmitMult, others + 1);
   }
 
   /** Up to `max` queued changes, encoded as a `c` field (undefined if none), within `budget` bytes. */
   take(max: number, budget: number): Record<string, unknown> | undefined {
     if (this.pending === 0) return undefined;
     // A small cluster gets every change in the writer's own push to each peer, not on probes.
-    if (this.core.host.upPeers().length <= DIRECT_ALL) return undefined;
+    if (this.direct()) return undefined;
     const learned = this.#learnedLimit();
     const items = this.#local.take(max, Math.max(this.#directPeers(), learned, 1));
     if (items.length < max && this.#queue.size > 0 && learned > 0) items.push(...this.#queue.take(max - items.length, learned));
@@ -146,7 +146,7 @@ export class Spreader {
 
   #flush(): void {
     if (!this.core.running()) return;
-    if (this.core.host.upPeers().length <= DIRECT_ALL) {
+    if (this.direct()) {
       this.#flushToAll();
       return;
     }
@@ -170,13 +170,18 @@ export class Spreader {
    */
   #flushToAll(): void {
     this.#queue = this.#queue.size > 0 ? new BroadcastQueue<Item>() : this.#queue; // nothing is relayed here
-    const peers = this.core.samplePeers(DIRECT_ALL);
+    const peers = this.core.samplePeers(this.core.settings.directPushMax);
     if (peers.length === 0) return;
     const c = this.#encode(this.#local.take(this.core.settings.maxItemsPerMessage, 1), this.core.settings.chunkBytes);
     if (c !== undefined) {
       for (const peer of peers) {
         this.core.host.spawn('state push', async () => {
-          const reply = await this.core.host.exchange(peer, { c }, this.core.host.config.exchangeTimeoutMs);
+          let reply = await this.core.host.exchange(peer, { c }, this.core.host.config.exchangeTimeoutMs);
+          if (reply === undefined && this.core.running()) {
+            // No answer (a lost message, a busy peer): once more soon, rather than leave it to anti-entropy.
+            await new Promise<void>((resolve) => this.core.host.after(RETRY_MS, 'state push retry', resolve));
+            reply = await this.core.host.exchange(peer, { c }, this.core.host.config.exchangeTimeoutMs);
+          }
           this.core.handleReplySection(reply, peer);
         });
       }
