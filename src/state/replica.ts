@@ -35,7 +35,8 @@ import { encodeToken } from './session.js';
 import { notifyWrite } from './write-observers.js';
 import { WriteTimeoutError } from './errors.js';
 import { HybridClock } from './version.js';
-import { incarnation, shortHash } from './identity.js';
+import { incarnation, stateDigestOf } from './identity.js';
+import { sample } from '../core/random.js';
 import type { ChangeOrigin, JsonValue, MapOptions, ReplicatedState, StateCounter, StateMap, Version, WriteOptions, WriteResult } from './types.js';
 import { decodeChanges, encodeChanges, type SectionLimits } from './wire.js';
 import { WireHooks } from './wire-hooks.js';
@@ -172,25 +173,11 @@ export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
   }
 
   samplePeers(n: number): string[] {
-    const peers = this.host.upPeers();
-    for (let i = peers.length - 1; i > 0; i--) {
-      const j = Math.floor(this.host.random.float() * (i + 1));
-      [peers[i], peers[j]] = [peers[j]!, peers[i]!];
-    }
-    return peers.slice(0, n);
+    return sample(this.host.random, this.host.upPeers(), n);
   }
 
   stateDigest(): string {
-    if (this.#digestCache === undefined) {
-      const parts: string[] = [];
-      for (const [name, slot] of [...this.#maps].sort(([a], [b]) => (a < b ? -1 : 1))) {
-        if (slot.state.digest.count > 0) parts.push(`${name}=${slot.state.digest.root()}`);
-      }
-      for (const [name, c] of [...this.counters].sort(([a], [b]) => (a < b ? -1 : 1))) {
-        if (c.state.size > 0) parts.push(`#${name}=${[...c.state].sort(([a], [b]) => (a < b ? -1 : 1)).map(([r, e]) => `${r}:${e.p}:${e.n}`).join(',')}`);
-      }
-      this.#digestCache = shortHash(parts.join('\n'));
-    }
+    this.#digestCache ??= stateDigestOf(this.#maps, this.counters);
     return this.#digestCache;
   }
 
