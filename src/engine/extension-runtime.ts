@@ -267,6 +267,7 @@ export class ExtensionRuntime {
       status: () => core.status,
       members: () => core.table.entries(),
       upPeers: () => core.table.upPeerUrls(),
+      upPeerCount: () => core.table.upPeerCount(),
       exchange: (peer, section, timeoutMs) => this.#exchange(reg, peer, section, timeoutMs),
       after: (delayMs, what, task) => {
         if (core.status === 'stopped') return;

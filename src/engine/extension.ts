@@ -65,6 +65,8 @@ export interface ExtensionHost {
   members(): MemberEntry[];
   /** Base URLs of the peers listed up (online or suspect), this server excluded. */
   upPeers(): string[];
+  /** How many peers are listed up (no list built: cheap on every message). */
+  upPeerCount(): number;
   /**
    * A signed exchange with `peer` (a member of the table) that carries
    * `section` for this extension, plus membership news. Resolves the peer's

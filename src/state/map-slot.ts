@@ -32,8 +32,6 @@ export class MapSlot {
    */
   readonly state = new MapState<JsonValue>({ young: (s) => s.writes.length > 0 });
   options: Required<MapOptions> = MAP_DEFAULTS;
-  /** Whether the application declared this map (`state.map(name)`). */
-  declared = false;
   readonly #listeners = new Set<Listener>();
   #batch: Change<JsonValue>[] | undefined;
   /** Counters for info and metrics. */

@@ -8,10 +8,8 @@
  * next comparison starts another).
  */
 import { DIGEST_FANOUT } from './map-digest.js';
-import type { KeyState } from './register.js';
 import type { ReplicaCore } from './replica-core.js';
-import type { JsonValue } from './types.js';
-import { approxBytes, encodeChanges, isRecord } from './wire.js';
+import { collectLeaves, encodeChanges, isRecord } from './wire.js';
 
 /** Repairs started, by outcome, for info. */
 export interface RepairStats {
@@ -71,20 +69,8 @@ export class Repairer {
   async tradeLeaves(peer: string, map: string, leaves: readonly number[]): Promise<boolean> {
     const todo = [...leaves];
     while (todo.length > 0) {
-      const slot = this.core.slot(map, false);
-      const batch: number[] = [];
-      const items: Array<[string, KeyState<JsonValue>]> = [];
-      let bytes = 0;
-      while (todo.length > 0) {
-        const leaf = todo[0]!;
-        const entries = slot?.state.leafEntries(leaf) ?? [];
-        const size = entries.reduce((n, [k, s]) => n + approxBytes(k, s), 0);
-        if (batch.length > 0 && bytes + size > this.core.settings.chunkBytes) break;
-        todo.shift();
-        batch.push(leaf);
-        items.push(...entries);
-        bytes += size;
-      }
+      const { items, taken } = collectLeaves(this.core.slot(map, false), todo, this.core.settings.chunkBytes);
+      const batch = todo.splice(0, taken);
       const c = encodeChanges(new Map([[map, items]]), new Map());
       this.stats.keysSent += items.length;
       const r = await this.#ask(peer, { op: 'leaves', map, lv: batch, ...(c === undefined ? {} : { c }) });

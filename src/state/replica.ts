@@ -103,7 +103,6 @@ export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
   map<V extends JsonValue = JsonValue>(name: string, options: MapOptions = {}): StateMap<V> {
     if (typeof name !== 'string' || !MAP_NAME.test(name)) throw new TypeError(`map name must match ${MAP_NAME}`);
     const slot = this.slot(name, true)!;
-    slot.declared = true;
     slot.options = { ...MAP_DEFAULTS, ...slot.options, ...options };
     let api = this.#apis.get(name);
     if (api === undefined) this.#apis.set(name, (api = new ReplicatedMap<JsonValue>(slot, this)));
@@ -256,7 +255,7 @@ export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
     const durable = this.#persist?.durable();
     const consistency = options?.consistency ?? slot.options.consistency;
     const timeoutMs = options?.timeoutMs ?? slot.options.timeoutMs;
-    const needed = acksNeeded(consistency, this.host.members(), this.host.upPeers().length, this.host.selfUrl);
+    const needed = consistency === 'local' ? 1 : acksNeeded(consistency, this.host.members(), this.host.upPeerCount(), this.host.selfUrl);
     let acks = 1;
     if (needed > 1) {
       // In a small cluster the acknowledged push goes to every peer and replaces the ordinary one.
@@ -275,7 +274,8 @@ export class StateReplica implements EngineExtension, MapWriter, ReplicaCore {
     this.applyCounter(name, delta);
     const version = this.nextVersion();
     const durable = this.#persist?.durable();
-    const needed = acksNeeded(options?.consistency ?? 'local', this.host.members(), this.host.upPeers().length, this.host.selfUrl);
+    const consistency = options?.consistency ?? 'local';
+    const needed = consistency === 'local' ? 1 : acksNeeded(consistency, this.host.members(), this.host.upPeerCount(), this.host.selfUrl);
     const acks = needed <= 1 ? 1 : await this.acks.gather({ counter: name }, needed, options?.timeoutMs ?? MAP_DEFAULTS.timeoutMs);
     await durable;
     if (acks < needed) throw new WriteTimeoutError(acks, needed, version, '');

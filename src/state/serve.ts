@@ -8,10 +8,8 @@
 import { MalformedError } from '../errors.js';
 import { DIGEST_FANOUT, DIGEST_LEAVES } from './map-digest.js';
 import { MAP_NAME } from './map-slot.js';
-import type { KeyState } from './register.js';
 import type { ReplicaCore } from './replica-core.js';
-import type { JsonValue } from './types.js';
-import { approxBytes, encodeChanges, intList } from './wire.js';
+import { collectLeaves, encodeChanges, intList } from './wire.js';
 
 export function serveOp(core: ReplicaCore, section: Record<string, unknown>, from: string | undefined): Record<string, unknown> {
   const op = section['op'];
@@ -33,34 +31,18 @@ export function serveOp(core: ReplicaCore, section: Record<string, unknown>, fro
       const name = mapName(section);
       const leaves = intList(section, 'lv', DIGEST_LEAVES, DIGEST_LEAVES);
       if (section['c'] !== undefined) core.applyChangesField(section['c'], 'sync', from);
-      const slot = core.slot(name, false);
-      const items: Array<[string, KeyState<JsonValue>]> = [];
-      let bytes = 0;
-      let i = 0;
-      for (; i < leaves.length; i++) {
-        const entries = slot?.state.leafEntries(leaves[i]!) ?? [];
-        const size = entries.reduce((n, [k, s]) => n + approxBytes(k, s), 0);
-        if (bytes + size > core.settings.chunkBytes && items.length > 0) break;
-        bytes += size;
-        items.push(...entries);
-      }
-      return { c: encodeChanges(new Map([[name, items]]), new Map()) ?? {}, ...(i < leaves.length ? { more: leaves.slice(i) } : {}) };
+      const { items, taken } = collectLeaves(core.slot(name, false), leaves, core.settings.chunkBytes);
+      return { c: encodeChanges(new Map([[name, items]]), new Map()) ?? {}, ...(taken < leaves.length ? { more: leaves.slice(taken) } : {}) };
     }
     case 'chunk': {
       const name = mapName(section);
       const from_ = leafArg(section, 'from');
       const to = leafArg(section, 'to');
-      const slot = core.slot(name, false);
-      const items: Array<[string, KeyState<JsonValue>]> = [];
-      let bytes = 0;
-      let leaf = from_;
-      for (; leaf < to; leaf++) {
-        const entries = slot?.state.leafEntries(leaf) ?? [];
-        const size = entries.reduce((n, [k, s]) => n + approxBytes(k, s), 0);
-        if (bytes + size > core.settings.chunkBytes && items.length > 0) break;
-        bytes += size;
-        items.push(...entries);
-      }
+      const range = (function* (): Generator<number> {
+        for (let leaf = from_; leaf < to; leaf++) yield leaf;
+      })();
+      const { items, taken } = collectLeaves(core.slot(name, false), range, core.settings.chunkBytes);
+      const leaf = from_ + taken;
       return { c: encodeChanges(new Map([[name, items]]), new Map()) ?? {}, next: leaf < to ? leaf : null };
     }
     default:

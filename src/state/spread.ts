@@ -68,7 +68,7 @@ export class Spreader {
 
   /** Whether a change made here goes to every peer directly (a cluster of up to directPushMax + 1 servers). */
   direct(): boolean {
-    return this.core.host.upPeers().length <= this.core.settings.directPushMax;
+    return this.core.host.upPeerCount() <= this.core.settings.directPushMax;
   }
 
   /** Takes a change made here off the queue: an acknowledged write's own push carries it to every peer. */
@@ -84,13 +84,13 @@ export class Spreader {
 
   /** Peers a change made here goes to: all of them in a small cluster, else a fan-out. */
   #directPeers(): number {
-    const others = this.core.host.upPeers().length;
+    const others = this.core.host.upPeerCount();
     return others <= this.core.settings.directPushMax ? others : this.core.host.config.pushFanout;
   }
 
   /** Sends of a change learned from a peer: none in a small cluster (its writer told everyone). */
   #learnedLimit(): number {
-    const others = this.core.host.upPeers().length;
+    const others = this.core.host.upPeerCount();
     return others <= this.core.settings.directPushMax ? 0 : retransmitLimit(this.core.settings.retransmitMult, others + 1);
   }
 

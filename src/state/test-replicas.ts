@@ -54,6 +54,7 @@ export function bench(n: number, seed = 1): Bench {
     status: () => (up.has(i) ? 'running' : 'stopped'),
     members: (): MemberEntry[] => urls.map((u, j) => ({ baseUrl: u, state: up.has(j) ? 'online' : 'offline', monitor: false, lastUpdate: 1 } as MemberEntry)),
     upPeers: () => urls.filter((_, j) => j !== i && listed(i, j)),
+    upPeerCount: () => urls.filter((_, j) => j !== i && listed(i, j)).length,
     exchange: async (peer, section, timeoutMs) => {
       const j = urls.indexOf(peer);
       traffic.exchanges++;

@@ -11,7 +11,7 @@
 import { MalformedError } from '../errors.js';
 import { decodeCounter, decodeKeyStates, encodeCounter, encodeKeyStates } from './codec.js';
 import type { CounterState } from './counter-state.js';
-import { MAP_NAME } from './map-slot.js';
+import { MAP_NAME, type MapSlot } from './map-slot.js';
 import type { KeyState } from './register.js';
 import type { JsonValue } from './types.js';
 
@@ -96,4 +96,25 @@ export function approxBytes(key: string, s: KeyState<JsonValue>): number {
   for (const w of s.writes) n += w.bytes + 48;
   if (s.del !== undefined) n += 48;
   return n;
+}
+
+/**
+ * The key states of `leaves`, in order, while they fit in `budget` bytes
+ * (one leaf always goes, however large: a leaf is never split). `taken` is
+ * how many leaves were used; the caller continues from there. Repairs, join
+ * sync chunks and their answers all cut messages this way.
+ */
+export function collectLeaves(slot: MapSlot | undefined, leaves: Iterable<number>, budget: number): { items: Array<[string, KeyState<JsonValue>]>; taken: number } {
+  const items: Array<[string, KeyState<JsonValue>]> = [];
+  let bytes = 0;
+  let taken = 0;
+  for (const leaf of leaves) {
+    const entries = slot?.state.leafEntries(leaf) ?? [];
+    const size = entries.reduce((n, [k, s]) => n + approxBytes(k, s), 0);
+    if (taken > 0 && bytes + size > budget) break;
+    bytes += size;
+    items.push(...entries);
+    taken++;
+  }
+  return { items, taken };
 }
